@@ -1,0 +1,43 @@
+# ca_nb: `make demo` runs the whole study; `make test` is what CI runs. Both set up .venv first (once).
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: demo test install sync docs clean-venv
+
+# torch first (the local CPU build); the project's own pin keeps pip from replacing it.
+$(STAMP): settings.ini setup.py
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ca_nb_demo --preset small --out runs/demo --resume
+
+# nbdev_clean and nbdev_export must leave git status unchanged; then every notebook, then pytest.
+sync: $(STAMP)
+	@before="$$(git status --porcelain)"; \
+	$(BIN)/nbdev_clean && $(BIN)/nbdev_export; \
+	after="$$(git status --porcelain)"; \
+	if [ "$$before" != "$$after" ]; then echo "nbdev_clean/nbdev_export changed files (commit notebooks and modules together):"; \
+	  diff <(echo "$$before") <(echo "$$after") | sed -n 's/^> /  /p'; exit 1; fi; echo "notebooks and library in sync"
+
+test: sync
+	$(BIN)/nbdev_test --n_workers 2
+	$(BIN)/python -m pytest tests/ -q
+
+docs: $(STAMP)
+	@bash tools/docs.sh
+
+clean-venv:
+	rm -rf $(VENV)
