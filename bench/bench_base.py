@@ -1,0 +1,20 @@
+"""Base model target: the `small` base model reaches >= 90% exact-match accuracy on canonical-instruction test
+instances of the embedded suite, trained in <= 10 minutes on 2 cores. Prints accuracy and wall time.
+Run: .venv/bin/python bench/bench_base.py [OUT_DIR]"""
+import sys, time, tempfile
+from ca_nb.core import load_model, get_preset
+from ca_nb.data import mini_suite
+from ca_nb.metrics import evaluate
+from ca_nb.tinylm import train_base
+
+out = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp() + '/base'
+p = get_preset('small')
+t = time.perf_counter(); train_base(out, 'small', seed=0); dt = time.perf_counter() - t
+model, tok = load_model(out)
+tasks = mini_suite(p.n_train, p.n_dev, p.n_test, seed=0)
+for t_ in tasks: t_.paraphrases = {}  # canonical instruction only
+m = evaluate(model, tok, tasks, None, 'test', max_new_tokens=p.max_new_tokens, batch_size=p.gen_batch, progress=False)
+print(f"small base: trained in {dt / 60:.1f} min (target <= 10); canonical test accuracy {m['accuracy']:.3f} "
+      f"{m['ci']['accuracy']} over {m['n_instances']} instances (target >= 0.90)")
+worst = sorted(m['per_task'].items(), key=lambda kv: kv[1]['accuracy'])[:5]
+print("weakest tasks:", ", ".join(f"{k} {v['accuracy']:.2f}" for k, v in worst))
