@@ -1,0 +1,69 @@
+"Stage 2 behaviour: ladder levels, verdict probabilities, ordered pairs, and CAT moving the implicit reward margin."
+import json, os
+import numpy as np, pytest, torch
+from ca_nb.core import load_model
+from ca_nb.data import mini_suite
+from ca_nb.reward import (ladder_level, combine_verdicts, label_probs, judge_prompt, JudgePrompts, TYPE_LABELS,
+                          CORRECT_LABELS, self_rewards, judge_examples, partial_answer)
+from ca_nb.align import sample_candidates, score_candidates, build_pairs, pairs_dataset, train_cat, implicit_margin
+from ca_nb.pipeline import cached_run
+
+@pytest.fixture(scope='module')
+def run(): return cached_run('tiny')
+
+def test_ladder_levels():
+    assert ladder_level('5', ['5']) == 6 and ladder_level('Yes.', ['yes']) == 6
+    assert ladder_level('the total is 12', ['12']) == 5 and ladder_level('1 2', ['1 2 3']) == 5
+    assert ladder_level('x' * 80 + ' 12', ['12']) is None   # containment, but lengths 50+ characters apart
+    assert ladder_level('7', ['12']) is None
+    assert combine_verdicts(True, 'completely') == 4 and combine_verdicts(True, 'partially') == 3
+    assert combine_verdicts(True, 'incorrect') == 1 and combine_verdicts(False, 'incorrect') == 0
+    assert combine_verdicts(False, 'completely') == 1
+
+def test_verdict_probabilities_sum_to_one(run):
+    model, tok = load_model(os.path.join(run, 'ia_sft'))
+    t = mini_suite(n_train=2, n_dev=1, n_test=1)[0]; i = t.instances[0]
+    ps = [judge_prompt(q, t.definition, i.input, a, i.outputs[0], tok, JudgePrompts()) for q in ('type', 'correct')
+          for a in (i.outputs[0], 'yes', '')]
+    for labels, rows in ((TYPE_LABELS, ps[:3]), (CORRECT_LABELS, ps[3:])):
+        p = label_probs(model, tok, rows, labels)
+        assert p.shape == (3, len(labels)) and np.allclose(p.sum(1), 1) and (p >= 0).all()
+
+def test_scores_are_cached(run, tmp_path):
+    model, tok = load_model(os.path.join(run, 'ia_sft'))
+    t = mini_suite(n_train=3, n_dev=1, n_test=1)[1]
+    items = [dict(instruction=t.definition, input=i.input, answer=a, refs=i.outputs)
+             for i in t.instances_for('train') for a in (i.outputs[0], '3 1', 'yes')]
+    c = str(tmp_path / 'r.jsonl')
+    a = self_rewards(model, tok, items, cache=c, progress=False)
+    b = self_rewards(model, tok, items, cache=c, progress=False)
+    assert [r['reward'] for r in a] == [r['reward'] for r in b] and len(open(c).readlines()) == len(items)
+    assert all(r['reward'] == 6 for r in a[::3])
+
+def test_judge_examples_cover_all_verdicts():
+    tasks = mini_suite(n_train=5, n_dev=1, n_test=1)
+    rows = judge_examples(tasks, None, n_per_task=5)
+    labels = {r['completion'].strip() for r in rows}
+    assert labels == set(TYPE_LABELS) | set(CORRECT_LABELS)
+    import random
+    assert partial_answer('1 2 3', random.Random(0)) in {'2 3', '1 3', '1 2'}
+
+def test_pairs_are_ordered_in_the_run(run):
+    rows = [json.loads(l) for l in open(os.path.join(run, 'pairs.jsonl'))]
+    assert rows and all(r['chosen_reward'] > r['rejected_reward'] for r in rows)
+    from datasets import load_from_disk
+    assert len(load_from_disk(os.path.join(run, 'pairs'))) == len(rows)
+
+def test_cat_grows_the_margin_and_changes_weights(run, tmp_path):
+    sft = os.path.join(run, 'ia_sft')
+    model, tok = load_model(sft); ref, _ = load_model(sft)
+    rows = [json.loads(l) for l in open(os.path.join(run, 'pairs.jsonl'))][:64]
+    ds = pairs_dataset(rows)
+    m0 = implicit_margin(model, ref, tok, ds)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    model.train()
+    train_cat(model, tok, ds, str(tmp_path / 'cat'), ref, steps=12, lr=1e-3, batch=16, beta=0.1, lam=1.0, progress=False)
+    model.eval()
+    m1 = implicit_margin(model, ref, tok, ds)
+    assert abs(m0) < 1e-6 and m1 > m0 + 0.05
+    assert sum(not torch.equal(before[n], p) for n, p in model.named_parameters()) == len(before)
