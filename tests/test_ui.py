@@ -157,11 +157,13 @@ def test_report(ui_run, tmp_path):
     for h in ('Stage comparison', 'Per task', 'Least consistent instances', 'Stage-2 pairs', 'Paraphrases'): assert f'<h2>{h}</h2>' in text
     assert 'stage IA-SFT+CAT (cat) has not been evaluated' in text
 
-def test_report_cli(partial_run):
-    "`ca_nb_report RUN` (or the same function through python) writes RUN/report.html, also for a partial run."
-    exe = shutil.which('ca_nb_report') or (os.path.join(os.path.dirname(sys.executable), 'ca_nb_report'))
-    cmd = [exe] if os.path.exists(exe) else [sys.executable, '-c', 'from ca_nb.analysis import report_cli; report_cli()']
-    r = subprocess.run(cmd + [partial_run], capture_output=True, text=True, timeout=300)
+CONSOLE_SCRIPT = "import sys\nfrom ca_nb.analysis import report_cli\nif __name__ == '__main__': sys.exit(report_cli())\n"
+
+def test_report_cli(partial_run, tmp_path):
+    "`ca_nb_report RUN` writes RUN/report.html, also for a partial run (before `pip install -e .` the same script is run)."
+    exe = os.path.join(os.path.dirname(sys.executable), 'ca_nb_report')
+    if not os.path.exists(exe): (tmp_path / 'ca_nb_report').write_text(CONSOLE_SCRIPT); exe = str(tmp_path / 'ca_nb_report')
+    r = subprocess.run([sys.executable, exe, partial_run], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     text = open(os.path.join(partial_run, 'report.html'), encoding='utf-8').read()
     assert 'pairs.jsonl is missing' in text and 'no stage-2 pairs' in text and 'report:' in r.stdout
