@@ -73,6 +73,8 @@ def test_metrics_recomputed_from_answers(ui_run, tmp_path):
     got = Run(out).metrics('base')
     assert abs(got['cr'] - m['cr']) < 1e-12 and abs(got['accuracy'] - m['accuracy']) < 1e-12
     assert Run(out).stages == ['base'] and any('config.json is missing' in n for n in Run(out).missing())
+    from ca_nb.widgets import ParaphrasePanel
+    assert 'could not be rebuilt' in ParaphrasePanel(out).children[0].value  # no config.json: the tasks are unknown
 
 def test_stage_and_task_tables(ui_run):
     from ca_nb.analysis import stage_table, task_table, ci_text
@@ -134,6 +136,9 @@ def test_paraphrase_panel(ui_run):
     assert set(p.table[p.table.task == 'sort_asc'].split) == {'train', 'dev', 'test'}
     p.task.value = 'upper_word'; assert 'uppercase' in p.list.value
     assert p.figures['similarity'].data[0].type == 'box'
+    from ca_nb.data import mini_suite
+    p = ParaphrasePanel(mini_suite(n_train=1, n_dev=1, n_test=1, task_ids=['max_num']))  # tasks instead of a run
+    assert p.task.options == ('max_num',) and 'largest' in p.list.value
 
 def test_partial_run_panels(partial_run):
     "A run missing a stage's answers and its pairs still opens; the panels say what is missing."
