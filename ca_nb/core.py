@@ -158,7 +158,10 @@ def write_json(path, obj):
 
 # %% ../nbs/00_core.ipynb #dc1a379d
 def resolve_model_path(name) -> str:
-    "A local model folder for `name` (a path)."
+    "A local model folder for `name`: a path, or `smollm2` (SmolLM2-135M-Instruct, converted once into the cache)."
+    if str(name) == 'smollm2':
+        from ca_nb.smollm2 import smollm2_dir  # imported here: ca_nb.smollm2 imports this module
+        return smollm2_dir()
     p = os.path.abspath(os.path.expanduser(str(name)))
     if not os.path.isdir(p): raise FileNotFoundError(f"--model {name}: no such local model folder")
     if not (os.path.exists(os.path.join(p, 'config.json')) or os.path.exists(os.path.join(p, 'adapter_config.json'))):
