@@ -28,9 +28,9 @@ demo: $(STAMP)
 # nbdev_clean and nbdev_export must leave git status unchanged; then every notebook, then pytest.
 sync: $(STAMP)
 	@before="$$(git status --porcelain)"; \
-	$(BIN)/nbdev_clean && $(BIN)/nbdev_export; \
+	$(BIN)/nbdev_clean && $(BIN)/nbdev_export && $(BIN)/python tools/readme.py; \
 	after="$$(git status --porcelain)"; \
-	if [ "$$before" != "$$after" ]; then echo "nbdev_clean/nbdev_export changed files (commit notebooks and modules together):"; \
+	if [ "$$before" != "$$after" ]; then echo "nbdev_clean/nbdev_export/tools/readme.py changed files (commit notebooks, modules and README together):"; \
 	  diff <(echo "$$before") <(echo "$$after") | sed -n 's/^> /  /p'; exit 1; fi; echo "notebooks and library in sync"
 
 test: sync

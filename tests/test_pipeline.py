@@ -41,3 +41,17 @@ def test_eval_cli_interrupted_and_resumed(tmp_path):
     assert len(a) == len(b) and len({r['key'] for r in b}) == len(b)
     ma, mb = (json.load(open(d / 'metrics.json')) for d in (full, part))
     assert all(ma[k] == mb[k] for k in ('cr', 'mcr', 'accuracy'))
+
+def test_ablation_reuses_unchanged_stages(tmp_path):
+    import shutil
+    from ca_nb.pipeline import run_ablation
+    from ca_nb.analysis import ablation_table
+    run = str(tmp_path / 'r'); shutil.copytree(cached_run('tiny'), run)
+    logs = []
+    m = run_ablation(run, 'lam0', log=logs.append, lam=0.0)
+    main = json.load(open(os.path.join(run, 'metrics.json')))['stages']
+    assert m['config']['lam'] == 0.0 and m['stages']['ia_sft'] == main['ia_sft']   # stage 1 reused as it was
+    assert not any(l.startswith('[base] training') or l.startswith('[ia_sft] ') and 'rows' in l for l in logs)
+    assert any(l.startswith('[cat]') and 'λ=0.0' in l for l in logs)                # stage 2 retrained
+    t = ablation_table(run)
+    assert list(t.index) == ['main', 'lam0'] and t.loc['lam0', 'lam'] == 0.0
