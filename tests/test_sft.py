@@ -46,11 +46,14 @@ def test_resume_continues_from_its_step(tasks, tiny_base, tmp_path):
     out = str(tmp_path / 'run')
     train_sft(model, tok, ds, out, steps=10, lr=1e-3, batch=8, progress=False, save_every=10)
     assert last_checkpoint(out).endswith('checkpoint-10')
+    first = {r['step']: r['loss'] for r in json.load(open(os.path.join(out, 'train_log.json'))) if 'loss' in r}
     model, tok = load_model(tiny_base); model.train()
-    tr = train_sft(model, tok, ds, out, steps=16, lr=1e-3, batch=8, progress=False, resume=True)
+    other = sft_dataset(tasks, tok, k=2, seed=1)   # other data: steps 1-10, if run again, would log other losses
+    tr = train_sft(model, tok, other, out, steps=16, lr=1e-3, batch=8, progress=False, resume=True)
     assert tr.state.global_step == 16
-    logged = [r['step'] for r in tr.state.log_history if 'loss' in r]
-    assert logged and min(logged) > 10   # steps 1-10 were not run again
+    logged = {r['step']: r['loss'] for r in tr.state.log_history if 'loss' in r}
+    assert {s: l for s, l in logged.items() if s <= 10} == first        # restored from the checkpoint, not re-run
+    assert sorted(s for s in logged if s > 10) == [11, 12, 13, 14, 15, 16]   # only the remaining steps ran
 
 def test_lora_adapter_trains_reloads_and_generates(tasks, tiny_base, tmp_path):
     model, tok = load_model(tiny_base); model.train()
