@@ -8,11 +8,11 @@ from ca_nb.generate import generate, GenConfig
 from ca_nb.tinylm import cached_base
 
 model_dir = sys.argv[1] if len(sys.argv) > 1 else cached_base('small')
-torch.set_num_threads(2)
+torch.set_num_threads(2)  # both loops get both cores; only the batched one can use them
 model, tok = load_model(model_dir)
 tasks = mini_suite(n_train=10, n_dev=10, n_test=60)
 prompts = [render_prompt(text, i.input, tok) for t in tasks for i in t.instances_for('test') for _, text in t.variants('test')][:1000]
-cfg = GenConfig(max_new_tokens=get_preset('small').max_new_tokens, batch_size=256)
+cfg = GenConfig(max_new_tokens=get_preset('small').max_new_tokens, batch_size=get_preset('small').gen_batch)
 
 t = time.perf_counter(); batched = [a[0] for a in generate(model, tok, prompts, cfg, progress=False)]; tb = time.perf_counter() - t
 t = time.perf_counter(); single = []
