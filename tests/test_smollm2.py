@@ -119,3 +119,28 @@ def test_chat_exact_match():
     assert consistency_rate(answers, judge) == 0.5 and consistency_rate(answers) == 0.0
     assert is_correct("Sure! Here is the converted time:\n05:23 PM", ["05:23 PM"], judge)
     assert not judge("The answer is 48.", "84")
+
+@needs_smollm2
+def test_study_with_lora_on_a_small_sni_slice(tmp_path):
+    "The real-model path end to end on two SNI tasks and a few instances: IA-SFT and CAT with LoRA, the chat judge."
+    from ca_nb.data import shared_sni_dir
+    from ca_nb.core import get_preset
+    from ca_nb.pipeline import run_study
+    sni = shared_sni_dir()
+    if sni is None: pytest.skip("../shared/data/sni is absent in this checkout")
+    p = get_preset('real', n_train=6, n_dev=1, k=2, sft_steps=3, batch=2, max_new_tokens=12, gen_batch=8, n_align=2,
+                   m=2, align_steps=2)
+    ids = ['task1332_check_leap_year', 'task1498_24hour_to_12hour_clock']
+    m = run_study(str(tmp_path / 'run'), p, 0, tasks=str(sni / 'tasks'), task_ids=ids,
+                  paraphrases=str(sni / 'paraphrases' / 'train.jsonl'), eval_paraphrases=str(sni / 'paraphrases' / 'dev.jsonl'),
+                  train_instances='generated', eval_instances='real', model='smollm2', lora=True, n_eval=2,
+                  report=False, progress=False, log=lambda *a: None)
+    for s in ('base', 'ia_sft', 'cat'):
+        st = m['stages'][s]
+        assert st['judge'] == 'ExactMatch(chat_answer)' and st['n_instances'] == 4 and st['n_variants'] == 3
+    for s in ('ia_sft', 'cat'):  # adapters, not copies of the 135M model
+        assert os.path.exists(tmp_path / 'run' / s / 'adapter_model.safetensors')
+        assert not os.path.exists(tmp_path / 'run' / s / 'model.safetensors')
+    rows = [json.loads(l) for l in open(tmp_path / 'run' / 'rewards.jsonl')]
+    judged = [r for r in rows if r['probs'] is not None]  # answers that went to the model as judge
+    assert rows and all(abs(sum(r['probs']['correctness'].values()) - 1) < 1e-4 for r in judged)
