@@ -29,6 +29,20 @@ def test_verdict_probabilities_sum_to_one(run):
         p = label_probs(model, tok, rows, labels)
         assert p.shape == (3, len(labels)) and np.allclose(p.sum(1), 1) and (p >= 0).all()
 
+def test_label_probs_equal_each_prompt_alone(run):
+    "Shared judge prefixes are computed once; the probabilities are those of each prompt run on its own."
+    import torch
+    from ca_nb.reward import label_token_ids, _label_dist
+    model, tok = load_model(os.path.join(run, 'ia_sft'))
+    ps = [judge_prompt('correct', t.definition, i.input, a, i.outputs[0], tok, JudgePrompts())
+          for t in mini_suite(n_train=3, n_dev=1, n_test=1)[:4] for i in t.instances_for('train') for a in (i.outputs[0], '7', 'no')]
+    p = label_probs(model, tok, ps, CORRECT_LABELS, batch_size=8)
+    ids = label_token_ids(tok, CORRECT_LABELS, after_space=ps[0][-1:].isspace())
+    with torch.no_grad():
+        alone = np.concatenate([_label_dist(model(**tok(q, return_tensors='pt', add_special_tokens=False)).logits[:, -1].float(), ids)
+                                for q in ps])
+    assert np.abs(p - alone).max() < 1e-5
+
 def test_scores_are_cached(run, tmp_path):
     model, tok = load_model(os.path.join(run, 'ia_sft'))
     t = mini_suite(n_train=3, n_dev=1, n_test=1)[1]

@@ -1,8 +1,9 @@
 "Generation: batched equals one-at-a-time, cache resumes without loss or duplicates, sampling is seeded."
 import json, torch
+from hypothesis import given, strategies as st
 from ca_nb.core import load_model, render_prompt, read_jsonl
 from ca_nb.data import mini_suite
-from ca_nb.generate import generate, GenConfig
+from ca_nb.generate import generate, GenConfig, prefix_groups
 
 def _prompts(tok, n=40):
     return [render_prompt(text, i.input, tok) for t in mini_suite(n_train=2, n_dev=1, n_test=2)
@@ -39,3 +40,32 @@ def test_sampling_is_seeded(tiny_base):
     cfg = lambda s: GenConfig(max_new_tokens=10, do_sample=True, seed=s, batch_size=6)
     a, b, c = (generate(model, tok, ps, cfg(s), n_samples=3, progress=False) for s in (1, 1, 2))
     assert a == b and a != c
+
+def test_equals_model_generate_one_prompt_at_a_time(tiny_base):
+    "The shared-prefix decode loop answers exactly what transformers' own generate answers, prompt by prompt."
+    model, tok = load_model(tiny_base)
+    ps = _prompts(tok, 60)
+    batched = [a[0] for a in generate(model, tok, ps, GenConfig(max_new_tokens=12, batch_size=32), progress=False)]
+    ref = []
+    with torch.no_grad():
+        for p in ps:
+            enc = tok(p, return_tensors='pt', add_special_tokens=False)
+            out = model.generate(**enc, max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id)
+            ref.append(tok.decode(out[0, enc['input_ids'].shape[1]:], skip_special_tokens=True).strip())
+    assert batched == ref
+
+def test_nucleus_of_one_token_is_greedy(tiny_base):
+    model, tok = load_model(tiny_base)
+    ps = _prompts(tok, 12)
+    greedy = generate(model, tok, ps, GenConfig(max_new_tokens=10), progress=False)
+    assert generate(model, tok, ps, GenConfig(max_new_tokens=10, do_sample=True, top_p=1e-9), progress=False) == greedy
+
+@given(st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=8), min_size=1, max_size=12), st.integers(1, 4))
+def test_prefix_groups_partition_and_share(seqs, min_prefix):
+    seqs = sorted(seqs)
+    groups = prefix_groups(seqs, min_prefix)
+    assert [s for s, _, _ in groups] == [0] + [e for _, e, _ in groups][:-1] and groups[-1][1] == len(seqs)
+    for s, e, p in groups:
+        rows = seqs[s:e]
+        assert all(r[:p] == rows[0][:p] and len(r) > p for r in rows)  # a common prefix, each row keeps a token
+        assert e - s == 1 or p >= min_prefix
