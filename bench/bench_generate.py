@@ -4,7 +4,7 @@ Run: .venv/bin/python bench/bench_generate.py [MODEL_DIR]   (default: the cached
 import sys, time, torch
 from ca_nb.core import load_model, render_prompt, get_preset
 from ca_nb.data import mini_suite
-from ca_nb.generate import generate, GenConfig
+from ca_nb.generate import generate, GenConfig, one_at_a_time
 from ca_nb.tinylm import cached_base
 
 model_dir = sys.argv[1] if len(sys.argv) > 1 else cached_base('small')
@@ -15,12 +15,7 @@ prompts = [render_prompt(text, i.input, tok) for t in tasks for i in t.instances
 cfg = GenConfig(max_new_tokens=get_preset('small').max_new_tokens, batch_size=get_preset('small').gen_batch)
 
 t = time.perf_counter(); batched = [a[0] for a in generate(model, tok, prompts, cfg, progress=False)]; tb = time.perf_counter() - t
-t = time.perf_counter(); single = []
-with torch.no_grad():
-    for p in prompts:
-        enc = tok(p, return_tensors='pt', add_special_tokens=False)
-        out = model.generate(**enc, max_new_tokens=cfg.max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
-        single.append(tok.decode(out[0, enc['input_ids'].shape[1]:], skip_special_tokens=True).strip())
+t = time.perf_counter(); single = one_at_a_time(model, tok, prompts, cfg.max_new_tokens)
 ts = time.perf_counter() - t
 same = sum(a == b for a, b in zip(batched, single))
 print(f"{len(prompts)} prompts: one at a time {ts:.1f}s, batched {tb:.1f}s -> {ts / tb:.1f}x faster "

@@ -3,7 +3,7 @@ import json, torch
 from hypothesis import given, strategies as st
 from ca_nb.core import load_model, render_prompt, read_jsonl
 from ca_nb.data import mini_suite
-from ca_nb.generate import generate, GenConfig, prefix_groups
+from ca_nb.generate import generate, GenConfig, prefix_groups, one_at_a_time
 
 def _prompts(tok, n=40):
     return [render_prompt(text, i.input, tok) for t in mini_suite(n_train=2, n_dev=1, n_test=2)
@@ -46,13 +46,7 @@ def test_equals_model_generate_one_prompt_at_a_time(tiny_base):
     model, tok = load_model(tiny_base)
     ps = _prompts(tok, 60)
     batched = [a[0] for a in generate(model, tok, ps, GenConfig(max_new_tokens=12, batch_size=32), progress=False)]
-    ref = []
-    with torch.no_grad():
-        for p in ps:
-            enc = tok(p, return_tensors='pt', add_special_tokens=False)
-            out = model.generate(**enc, max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id)
-            ref.append(tok.decode(out[0, enc['input_ids'].shape[1]:], skip_special_tokens=True).strip())
-    assert batched == ref
+    assert batched == one_at_a_time(model, tok, ps, 12)
 
 def test_nucleus_of_one_token_is_greedy(tiny_base):
     model, tok = load_model(tiny_base)
