@@ -18,9 +18,9 @@ from .pipeline import STAGES, study_tasks
 # %% auto #0
 __all__ = ['STAGE_LABELS', 'PAIR_COLUMNS', 'PAIR_SORTS', 'CSS', 'stage_label', 'Run', 'as_run', 'stage_table', 'ci_text',
            'task_table', 'ablation_table', 'stage_figure', 'cr_by_stage_figure', 'accuracy_cr_figure',
-           'agreement_distribution_figure', 'task_figure', 'agreement_matrix', 'answer_groups', 'agreement_heatmap',
-           'least_consistent', 'pair_table', 'filter_pairs', 'word_diff', 'probs_html', 'pair_html', 'reward_figure',
-           'run_tasks', 'paraphrase_figure', 'report_html', 'write_report', 'report_cli']
+           'agreement_distribution_figure', 'task_figure', 'ablation_figure', 'agreement_matrix', 'answer_groups',
+           'agreement_heatmap', 'least_consistent', 'pair_table', 'filter_pairs', 'word_diff', 'probs_html',
+           'pair_html', 'reward_figure', 'run_tasks', 'paraphrase_figure', 'report_html', 'write_report', 'report_cli']
 
 # %% ../nbs/08_analysis.ipynb #1a2b2e1c
 STAGE_LABELS = {'base': 'base', 'ia_sft': 'IA-SFT', 'cat': 'IA-SFT+CAT'}  # stage folder -> display name
@@ -246,6 +246,19 @@ def task_figure(run, stage:str) -> go.Figure:
         fig.add_bar(x=t['task'], y=t[k], name=name, marker_color=c)
     return fig.update_layout(title=f'{stage_label(stage)}: CR, MCR and accuracy per task', barmode='group',
                              yaxis=dict(range=[0, 1.05]), xaxis=dict(tickangle=-45), height=400, **_LAYOUT)
+
+# %% ../nbs/08_analysis.ipynb #4daaa01e
+def ablation_figure(run) -> go.Figure:
+    "CAT − IA-SFT in CR and accuracy for the main run and each ablation (`ablation_table`)."
+    t = ablation_table(run)
+    fig = go.Figure()
+    for key, name, color in (('cr', 'CR', _PALETTE[0]), ('accuracy', 'accuracy', _PALETTE[2])):
+        fig.add_bar(x=list(t.index), y=t[f'cat_minus_ia_sft_{key}'], name=f'Δ {name}', marker_color=color,
+                    customdata=t[[f'ia_sft_{key}', f'cat_{key}']].values,
+                    hovertemplate=f'%{{x}}<br>{name}: IA-SFT %{{customdata[0]:.3f}} → CAT %{{customdata[1]:.3f}}<extra></extra>')
+    fig.add_hline(y=0, line_color='#888', line_width=1)
+    return fig.update_layout(title='What stage 2 adds per ablation (CAT − IA-SFT)', barmode='group',
+                             yaxis=dict(title='CAT − IA-SFT', zeroline=False), height=360, **_LAYOUT)
 
 # %% ../nbs/08_analysis.ipynb #2aaebfc7
 def agreement_matrix(answers, judge=EXACT) -> np.ndarray:
@@ -474,6 +487,8 @@ def report_html(run,  # a run folder (or `Run`)
                   _section('Per task', lambda: _per_task_html(run)),
                   _section('Least consistent instances', lambda: _examples_html(run, n_examples, judge))]
     parts += [_section('Stage-2 pairs', lambda: _pairs_html(run, n_pairs)), _section('Paraphrases', lambda: _paraphrases_html(run))]
+    if glob.glob(run.file('ablations', '*', 'metrics.json')):
+        parts.append(_section('Ablations', lambda: _table_html(ablation_table(run).round(3)) + _fig_div(ablation_figure(run))))
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>ca_nb report</title>"
             f"<script type='text/javascript'>{get_plotlyjs()}</script>{CSS}</head>"
             f"<body><div class='ca-report'>{''.join(parts)}</div></body></html>")

@@ -55,3 +55,5 @@ def test_ablation_reuses_unchanged_stages(tmp_path):
     assert any(l.startswith('[cat]') and 'λ=0.0' in l for l in logs)                # stage 2 retrained
     t = ablation_table(run)
     assert list(t.index) == ['main', 'lam0'] and t.loc['lam0', 'lam'] == 0.0
+    from ca_nb.analysis import report_html
+    assert '<h2>Ablations</h2>' in report_html(run)                                  # the report shows them
