@@ -25,7 +25,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ca_nb_demo --preset small --out runs/demo --resume
 
-# nbdev_clean and nbdev_export must leave git status unchanged; then every notebook, then pytest.
+# nbdev_clean and nbdev_export must leave git status unchanged; then every notebook, pytest, the docs sources.
 sync: $(STAMP)
 	@before="$$(git status --porcelain)"; \
 	$(BIN)/nbdev_clean && $(BIN)/nbdev_export && $(BIN)/python tools/readme.py; \
@@ -36,6 +36,7 @@ sync: $(STAMP)
 test: sync
 	$(BIN)/nbdev_test --n_workers 2
 	$(BIN)/python -m pytest tests/ -q
+	$(BIN)/python tools/check_docs.py   # the docs sources process without quarto (cells nbdev runs for docs included)
 
 docs: $(STAMP)
 	@bash tools/docs.sh
