@@ -25,7 +25,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ca_nb_demo --preset small --out runs/demo --resume
 
-# nbdev_clean and nbdev_export must leave git status unchanged; then every notebook, pytest, the docs sources.
+# sync: nbdev_clean and nbdev_export must leave git status unchanged. test: then every notebook, pytest, the docs sources.
 sync: $(STAMP)
 	@before="$$(git status --porcelain)"; \
 	$(BIN)/nbdev_clean && $(BIN)/nbdev_export && $(BIN)/python tools/readme.py; \

@@ -249,8 +249,8 @@ def task_figure(run, stage:str) -> go.Figure:
 
 # %% ../nbs/08_analysis.ipynb #4daaa01e
 def ablation_figure(run) -> go.Figure:
-    "CAT − IA-SFT in CR and accuracy for the main run and each ablation (`ablation_table`)."
-    t = ablation_table(run)
+    "CAT − IA-SFT in CR and accuracy for the main run and each ablation (a run, or its `ablation_table`)."
+    t = run if isinstance(run, pd.DataFrame) else ablation_table(run)
     fig = go.Figure()
     for key, name, color in (('cr', 'CR', _PALETTE[0]), ('accuracy', 'accuracy', _PALETTE[2])):
         fig.add_bar(x=list(t.index), y=t[f'cat_minus_ia_sft_{key}'], name=f'Δ {name}', marker_color=color,
@@ -487,8 +487,9 @@ def report_html(run,  # a run folder (or `Run`)
                   _section('Per task', lambda: _per_task_html(run)),
                   _section('Least consistent instances', lambda: _examples_html(run, n_examples, judge))]
     parts += [_section('Stage-2 pairs', lambda: _pairs_html(run, n_pairs)), _section('Paraphrases', lambda: _paraphrases_html(run))]
-    if glob.glob(run.file('ablations', '*', 'metrics.json')):
-        parts.append(_section('Ablations', lambda: _table_html(ablation_table(run).round(3)) + _fig_div(ablation_figure(run))))
+    abl = ablation_table(run)
+    if len(abl) > 1:  # the main run and at least one ablation
+        parts.append(_section('Ablations', lambda: _table_html(abl.round(3)) + _fig_div(ablation_figure(abl))))
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>ca_nb report</title>"
             f"<script type='text/javascript'>{get_plotlyjs()}</script>{CSS}</head>"
             f"<body><div class='ca-report'>{''.join(parts)}</div></body></html>")
