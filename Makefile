@@ -34,6 +34,7 @@ sync: $(STAMP)
 	  diff <(echo "$$before") <(echo "$$after") | sed -n 's/^> /  /p'; exit 1; fi; echo "notebooks and library in sync"
 
 test: sync
+	$(BIN)/ruff check --select F,E9 ca_nb tests bench   # unused imports, redefinitions, undefined names, syntax
 	$(BIN)/nbdev_test --n_workers 2
 	$(BIN)/python -m pytest tests/ -q
 	$(BIN)/python tools/check_docs.py   # the docs sources process without quarto (cells nbdev runs for docs included)

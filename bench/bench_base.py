@@ -2,18 +2,19 @@
 instances of the embedded suite, trained in <= 10 minutes on 2 cores. Prints accuracy and wall time.
 Run: .venv/bin/python bench/bench_base.py [OUT_DIR]"""
 import sys, time, tempfile
-from ca_nb.core import load_model, get_preset
-from ca_nb.data import mini_suite
+from ca_nb.models import load_model
+from ca_nb.data import load_tasks
 from ca_nb.metrics import evaluate
-from ca_nb.tinylm import train_base
+from ca_nb.sft import train_base
+from ca_nb.pipeline import get_preset
 
 out = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp() + '/base'
 p = get_preset('small')
-t = time.perf_counter(); train_base(out, 'small', seed=0); dt = time.perf_counter() - t
-model, tok = load_model(out)
-tasks = mini_suite(p.n_train, p.n_dev, p.n_test, seed=0)
+tasks = load_tasks(p.data)
+t = time.perf_counter(); train_base(out, tasks, p.tiny, p.base, seed=0, threads=p.threads); dt = time.perf_counter() - t
+model, tok, _ = load_model(out)
 for t_ in tasks: t_.paraphrases = {}  # canonical instruction only
-m = evaluate(model, tok, tasks, None, 'test', max_new_tokens=p.max_new_tokens, batch_size=p.gen_batch, progress=False)
+m = evaluate(model, tok, tasks, p.eval, progress=False)
 print(f"small base: trained in {dt / 60:.1f} min (target <= 10); canonical test accuracy {m['accuracy']:.3f} "
       f"{m['ci']['accuracy']} over {m['n_instances']} instances (target >= 0.90)")
 worst = sorted(m['per_task'].items(), key=lambda kv: kv[1]['accuracy'])[:5]

@@ -19,10 +19,11 @@ def main():
     ap.add_argument('--n-judge', type=int, default=4); ap.add_argument('--n-para', type=int, default=8)
     ap.add_argument('--out', default=None); ap.add_argument('--skip', default='', help='comma-separated parts to skip: judge,para')
     a = ap.parse_args()
-    from ca_nb.core import load_model, read_jsonl, seed_everything
-    from ca_nb.data import load_sni_tasks, shared_sni_dir
+    from ca_nb.models import load_model, seed_everything
+    from ca_nb.files import read_jsonl
+    from ca_nb.tasks import load_sni_tasks, shared_sni_dir
     from ca_nb.metrics import judge_comparison, consistency_metrics
-    from ca_nb.smollm2 import judge_for
+    from ca_nb.judges import judge_for
     tasks_dir = a.tasks or (shared_sni_dir() / 'tasks')
     ids = [t for t in a.task_ids.split(',') if t]
     out = dict(eval_dir=a.eval_dir, task_ids=ids)
@@ -32,7 +33,7 @@ def main():
     if not recs: sys.exit(f"{a.eval_dir}/responses.jsonl: no answers (run ca_nb_eval first)")
     jc = judge_comparison(recs)
     print(f"== {len(recs)} answers of {a.eval_dir}, by judge:\n{jc.to_string()}\n")
-    m = consistency_metrics(recs, judge_for(None, 'chat'))
+    m = consistency_metrics(recs, judge_for('chat'))
     per_task = {t: {k: round(v[k], 3) for k in ('cr', 'mcr', 'accuracy', 'accuracy_original', 'accuracy_paraphrased', 'gap', 'spread')}
                 for t, v in m['per_task'].items()}
     print("per task (chat judge):")
@@ -42,7 +43,7 @@ def main():
     out['ci_chat'] = m['ci']
 
     seed_everything(0, threads=int(os.environ.get('CA_NB_THREADS', '1')))
-    model, tok = load_model('smollm2')
+    model, tok, _ = load_model('smollm2')
     tasks = load_sni_tasks(tasks_dir, ids)
     skip = set(a.skip.split(','))
 

@@ -4,12 +4,14 @@
 
 # %% ../nbs/03_generate.ipynb #37573641
 from __future__ import annotations
-import os, json, time
-from dataclasses import dataclass, asdict, field
-from .core import stable_hash, read_jsonl, open_append, model_fingerprint, seed_everything
+import json
+from dataclasses import dataclass, asdict
+from .files import JsonlCache, stable_hash
+from .models import model_fingerprint
 
 # %% auto #0
-__all__ = ['GenConfig', 'cache_key', 'cut_at_stop', 'prefix_groups', 'prefill', 'one_at_a_time', 'generate']
+__all__ = ['GenConfig', 'cache_key', 'cut_at_stop', 'prefix_groups', 'prefill', 'one_at_a_time', 'HttpEngine', 'check_context',
+           'generate']
 
 # %% ../nbs/03_generate.ipynb #7489e6d9
 @dataclass
@@ -55,11 +57,11 @@ def prefix_groups(seqs, min_prefix:int=8) -> list:
         if j < len(seqs): p = len(seqs[j]) - 1
     return groups
 
-def _left_pad(rows, pad:int=0):
+def _left_pad(rows, pad:int=0, device=None):
     import torch
     n = max(map(len, rows))
-    ids = torch.tensor([[pad] * (n - len(r)) + list(r) for r in rows], dtype=torch.long)
-    mask = torch.tensor([[0] * (n - len(r)) + [1] * len(r) for r in rows], dtype=torch.long)
+    ids = torch.tensor([[pad] * (n - len(r)) + list(r) for r in rows], dtype=torch.long, device=device)
+    mask = torch.tensor([[0] * (n - len(r)) + [1] * len(r) for r in rows], dtype=torch.long, device=device)
     return ids, mask
 
 def _sample(logits, cfg:GenConfig, gen):
@@ -83,15 +85,15 @@ def prefill(model, seqs, min_prefix:int=8):
     if P0 < min_prefix or len(seqs) == 1: P0 = 0
     groups = prefix_groups([s[P0:] for s in seqs], min_prefix)
     levels = [([seqs[0][:P0]], None),  # (token segments of this level's units, unit of the level above for each)
-              ([seqs[s][P0:P0 + p] for s, e, p in groups], torch.zeros(len(groups), dtype=torch.long)),
+              ([seqs[s][P0:P0 + p] for s, e, p in groups], torch.zeros(len(groups), dtype=torch.long, device=model.device)),
               ([seqs[i][P0 + p:] for s, e, p in groups for i in range(s, e)],
-               torch.tensor([g for g, (s, e, _) in enumerate(groups) for _ in range(s, e)]))]
+               torch.tensor([g for g, (s, e, _) in enumerate(groups) for _ in range(s, e)], device=model.device))]
     cache, mask, logits = DynamicCache(config=model.config), None, None
     for segs, up in levels:
         if up is not None:
             cache.batch_select_indices(up)
             mask = mask[up]
-        ids, m = _left_pad(segs)  # the padding id is masked out, so any id does
+        ids, m = _left_pad(segs, device=model.device)  # the padding id is masked out, so any id does
         mask = m if mask is None else torch.cat([mask, m], 1)
         if ids.shape[1] == 0: continue
         pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, -ids.shape[1]:]
@@ -104,11 +106,11 @@ def _generate_batch(model, tokenizer, seqs, cfg:GenConfig, batch_seed:int, min_p
     import torch
     eos = model.generation_config.eos_token_id
     if eos is None: eos = tokenizer.eos_token_id
-    eos = torch.tensor(eos if isinstance(eos, (list, tuple)) else [eos])
-    gen = torch.Generator().manual_seed(batch_seed) if cfg.do_sample else None
+    eos = torch.tensor(eos if isinstance(eos, (list, tuple)) else [eos], device=model.device)
+    gen = torch.Generator(model.device).manual_seed(batch_seed) if cfg.do_sample else None
     with torch.no_grad():
         logits, cache, mask, last = prefill(model, seqs, min_prefix)
-        alive, out = torch.arange(len(seqs)), [[] for _ in seqs]
+        alive, out = torch.arange(len(seqs), device=model.device), [[] for _ in seqs]
         # one token per step; finished rows are dropped from the batch and the cache
         for step in range(cfg.max_new_tokens):
             nxt = _sample(logits, cfg, gen)
@@ -131,44 +133,103 @@ def one_at_a_time(model, tokenizer, prompts, max_new_tokens:int=24) -> list:
     out = []
     with torch.no_grad():
         for p in prompts:
-            enc = tokenizer(p, return_tensors='pt', add_special_tokens=False)
+            enc = tokenizer(p, return_tensors='pt', add_special_tokens=False).to(model.device)
             g = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id)
             out.append(tokenizer.decode(g[0, enc['input_ids'].shape[1]:], skip_special_tokens=True).strip())
     return out
 
+class HttpEngine:
+    """A model served over an OpenAI-compatible HTTP API (`vllm serve`, TGI, llama.cpp's server, Ollama): completions of
+    prompts rendered here, so the same prompts, caches, metrics and panels serve a local and a served model."""
+    def __init__(self, url:str,  # the server's address, e.g. http://127.0.0.1:8000/v1
+                 name:str|None=None,  # the served model's name (default: the first the server lists)
+                 config=None,  # the model's `transformers` config (its family and context), when known
+                 retries:int=4,  # attempts per request before giving up
+                 backoff:float=0.5,  # seconds before the first retry, doubled after each
+                 timeout:float=300):  # seconds per request
+        self.url, self.config, self.retries, self.backoff, self.timeout = url.rstrip('/'), config, retries, backoff, timeout
+        if not self.url.endswith('/v1'): self.url += '/v1'
+        self.name = name or self._get('/models')['data'][0]['id']
+    def __repr__(self): return f"HttpEngine({self.url!r}, {self.name!r})"
+    def fingerprint(self) -> str: return f"http:{self.name}"
+
+    def _request(self, path, body=None):
+        import time, urllib.request, urllib.error
+        url, err = self.url + path, None
+        for attempt in range(self.retries):
+            if attempt: time.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
+                                             headers={'Content-Type': 'application/json'})
+                with urllib.request.urlopen(req, timeout=self.timeout) as r: raw = r.read()
+            except urllib.error.HTTPError as e:
+                if e.code < 500: raise ValueError(f"{url}: HTTP {e.code}: {e.read()[:300].decode(errors='replace')}") from None
+                err = f"HTTP {e.code}"; continue
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as e:
+                err = f"{type(e).__name__}: {getattr(e, 'reason', e)}"; continue
+            try: return json.loads(raw)
+            except ValueError: raise ValueError(f"{url}: the server's reply is not JSON: {raw[:200]!r}") from None
+        raise ConnectionError(f"{url}: no answer after {self.retries} attempts ({err}): is the server running at --engine {self.url}?")
+
+    def _get(self, path): return self._request(path)
+
+    def complete(self, prompts, cfg:GenConfig, seeds) -> list:
+        "Completions of `prompts` (greedy in one request; sampled one request per prompt, each with its own seed)."
+        body = dict(model=self.name, max_tokens=cfg.max_new_tokens, temperature=cfg.temperature if cfg.do_sample else 0.0,
+                    top_p=cfg.top_p if cfg.do_sample else 1.0, **({'stop': list(cfg.stop)} if cfg.stop else {}))
+        def one(ps, seed=None):
+            r = self._request('/completions', dict(body, prompt=ps, **({'seed': seed} if seed is not None else {})))
+            try: out = sorted(r['choices'], key=lambda c: c['index'])
+            except (KeyError, TypeError): raise ValueError(f"{self.url}/completions: malformed reply (no 'choices' with 'index' and 'text'): {str(r)[:200]}") from None
+            if len(out) != len(ps): raise ValueError(f"{self.url}/completions: {len(out)} completions for {len(ps)} prompts")
+            return [c['text'] for c in out]
+        if not cfg.do_sample: return one(list(prompts))
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(min(8, len(prompts))) as ex: return [o[0] for o in ex.map(lambda a: one([a[0]], a[1]), zip(prompts, seeds))]
+
+def check_context(model, lengths, max_new_tokens:int, meta=None):
+    "Refuse, before any work, prompts that with `max_new_tokens` would not fit the model's context, naming the longest."
+    context = getattr(getattr(model, 'config', None), 'max_position_embeddings', None)
+    over = [(n, i) for i, n in lengths if context and n + max_new_tokens > context]
+    if not over: return
+    n, i = max(over)
+    where = ', '.join(f"{k} {meta[i][k]!r}" for k in ('task', 'variant') if meta and k in meta[i]) or f"prompt {i}"
+    raise ValueError(f"{len(over)} prompt(s) do not fit the model's context of {context} tokens with {max_new_tokens} new ones; "
+                     f"the longest ({where}) has {n} tokens: shorten the wording or use a model with a longer context")
+
 def generate(model, tokenizer, prompts, cfg:GenConfig|None=None, n_samples:int=1, cache:str|None=None,
              meta=None, progress:bool=True, desc:str='generate') -> list:
-    "Answers `[[sample 0, sample 1, ...] per prompt]`; with `cache`, read finished answers from and append new ones to that JSONL."
+    """Answers `[[sample 0, sample 1, ...] per prompt]` from `model` (a local model, or an `HttpEngine`); with `cache`, read
+    finished answers from and append new ones to that JSONL."""
     from tqdm.auto import tqdm
     cfg = cfg or GenConfig()
-    fp = model_fingerprint(model)
+    served = isinstance(model, HttpEngine)
+    fp = model.fingerprint() if served else model_fingerprint(model)
     jobs = [(i, s, cache_key(fp, p, cfg, s)) for i, p in enumerate(prompts) for s in range(n_samples)]
-    done = {r['key']: r['answer'] for r in read_jsonl(cache)} if cache else {}
-    todo = [j for j in jobs if j[2] not in done]
-    if todo:
-        need = sorted({i for i, _, _ in todo})
-        ids = dict(zip(need, tokenizer([prompts[i] for i in need], add_special_tokens=False)['input_ids']))
-        empty = [i for i in need if not ids[i]]
-        if empty: raise ValueError(f"prompt {empty[0]} is empty: nothing to generate from")
-        todo.sort(key=lambda j: (ids[j[0]], j[1]))  # prompts sharing a prefix end up side by side
-        sink = open_append(cache) if cache else None
-        try:
+    with JsonlCache(cache) as store:
+        todo = [j for j in jobs if j[2] not in store]
+        if todo:
+            need = sorted({i for i, _, _ in todo})
+            ids = dict(zip(need, tokenizer([prompts[i] for i in need], add_special_tokens=False)['input_ids']))
+            empty = [i for i in need if not ids[i]]
+            if empty: raise ValueError(f"prompt {empty[0]} is empty: nothing to generate from")
+            check_context(model, [(i, len(ids[i])) for i in need], cfg.max_new_tokens, meta)
+            todo.sort(key=lambda j: (ids[j[0]], j[1]))  # prompts sharing a prefix end up side by side
             with tqdm(total=len(todo), desc=desc, disable=not progress, unit='ans') as bar:
                 for b in range(0, len(todo), cfg.batch_size):
                     batch = todo[b:b + cfg.batch_size]
                     seed = int(stable_hash(cfg.seed, batch[0][2], n=8), 16)
-                    answers = _generate_batch(model, tokenizer, [ids[i] for i, _, _ in batch], cfg, seed)
+                    if served: answers = [a.strip() for a in model.complete([prompts[i] for i, _, _ in batch], cfg,
+                                                                            [int(stable_hash(cfg.seed, k, n=8), 16) for _, _, k in batch])]
+                    else: answers = _generate_batch(model, tokenizer, [ids[i] for i, _, _ in batch], cfg, seed)
+                    rows = []
                     for (i, s, k), raw in zip(batch, answers):
                         a = cut_at_stop(raw, cfg.stop).strip()
-                        done[k] = a
-                        if sink:
-                            row = dict(key=k, sample=s, answer=a, prompt=prompts[i], **((meta or [{}] * len(prompts))[i]))
-                            if a != raw: row['raw'] = raw
-                            sink.write(json.dumps(row) + "\n")
-                    if sink: sink.flush()
+                        row = dict(key=k, sample=s, answer=a, prompt=prompts[i], **((meta or [{}] * len(prompts))[i]))
+                        if a != raw: row['raw'] = raw
+                        rows.append(row)
+                    store.add(rows)
                     bar.update(len(batch))
-        finally:
-            if sink: sink.close()
-    out = [[None] * n_samples for _ in prompts]
-    for i, s, k in jobs: out[i][s] = done[k]
+        out = [[None] * n_samples for _ in prompts]
+        for i, s, k in jobs: out[i][s] = store[k]['answer']
     return out

@@ -7,11 +7,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from typing import Callable
+from .tasks import SPLITS, DataError, Instance, Task
 
 # %% auto #0
 __all__ = ['VOWELS', 'CONSONANTS', 'LIST_ANSWER', 'NUMBER_ANSWER', 'YESNO_ANSWER', 'LIST_SPECS', 'WORD_SPECS', 'SPECS',
            'TaskSpec', 'Maker', 'draw_digits', 'draw_word', 'draw_distinct_digits', 'draw_maybe_palindrome',
-           'make_instances']
+           'make_instances', 'mini_suite']
 
 # %% ../nbs/01a_suite.ipynb #e7f10aa3
 @dataclass
@@ -564,3 +565,22 @@ def make_instances(spec:TaskSpec, n_train:int, n_dev:int, n_test:int, seed:int=0
     res, i = {}, 0
     for split, n in counts.items(): res[split] = pairs[i:i + n]; i += n
     return {s: res[s] for s in ('train', 'dev', 'test')}
+
+# %% ../nbs/01a_suite.ipynb #092f2572
+def mini_suite(n_train:int=60,  # train instances per task
+               n_dev:int=10,  # dev instances per task
+               n_test:int=12,  # test instances per task
+               seed:int=0,  # instance seed
+               task_ids=None,  # keep only these task ids (default: all)
+              ) -> list:
+    "The embedded suite: exactly checkable tasks with canonical instructions and split paraphrases."
+    specs = SPECS if task_ids is None else [s for s in SPECS if s.id in set(task_ids)]
+    if task_ids is not None and len(specs) != len(set(task_ids)):
+        raise DataError(f"mini suite: unknown task ids {sorted(set(task_ids) - {s.id for s in SPECS})}: expected ids among {len(SPECS)} suite tasks")
+    tasks = []
+    for s in specs:
+        parts = make_instances(s, n_train, n_dev, n_test, seed)
+        insts = [Instance(f'{s.id}-{sp}{j}', i, [o], sp) for sp in SPLITS for j, (i, o) in enumerate(parts[sp])]
+        tasks.append(Task(s.id, s.instruction, insts, {k: list(v) for k, v in s.paraphrases.items()},
+                          answer_type=s.answer_type, source='mini'))
+    return tasks

@@ -1,11 +1,11 @@
 "Stage 2 behaviour: ladder levels, verdict probabilities, ordered pairs, and CAT moving the implicit reward margin."
 import json, os
 import numpy as np, pytest, torch
-from ca_nb.core import load_model
-from ca_nb.data import mini_suite
-from ca_nb.reward import (ladder_level, combine_verdicts, label_probs, judge_prompt, JudgePrompts, TYPE_LABELS,
-                          CORRECT_LABELS, self_rewards, judge_examples, partial_answer)
-from ca_nb.align import sample_candidates, score_candidates, build_pairs, pairs_dataset, train_cat, implicit_margin
+from ca_nb.models import load_model
+from ca_nb.suite import mini_suite
+from ca_nb.judges import judge_prompt, JudgePrompts, TYPE_LABELS, CORRECT_LABELS
+from ca_nb.reward import ladder_level, combine_verdicts, label_probs, self_rewards, judge_examples, partial_answer
+from ca_nb.align import pairs_dataset, train_cat, implicit_margin, CATConfig
 from ca_nb.pipeline import cached_run
 
 @pytest.fixture(scope='module')
@@ -13,7 +13,7 @@ def run(): return cached_run('tiny')
 
 def test_ladder_levels():
     assert ladder_level('5', ['5']) == 6 and ladder_level('Yes.', ['yes']) == 6
-    assert ladder_level('the total is 12', ['12']) == 5 and ladder_level('1 2', ['1 2 3']) == 5
+    assert ladder_level('the total is 12', ['12']) == 5 and ladder_level('1 2', ['1 2 3']) is None   # a shorter list: the judge decides
     assert ladder_level('x' * 80 + ' 12', ['12']) is None   # containment, but lengths 50+ characters apart
     assert ladder_level('7', ['12']) is None
     assert combine_verdicts(True, 'completely') == 4 and combine_verdicts(True, 'partially') == 3
@@ -21,7 +21,7 @@ def test_ladder_levels():
     assert combine_verdicts(False, 'completely') == 1
 
 def test_verdict_probabilities_sum_to_one(run):
-    model, tok = load_model(os.path.join(run, 'ia_sft'))
+    model, tok, _ = load_model(os.path.join(run, 'ia_sft'))
     t = mini_suite(n_train=2, n_dev=1, n_test=1)[0]; i = t.instances[0]
     ps = [judge_prompt(q, t.definition, i.input, a, i.outputs[0], tok, JudgePrompts()) for q in ('type', 'correct')
           for a in (i.outputs[0], 'yes', '')]
@@ -33,7 +33,7 @@ def test_label_probs_equal_each_prompt_alone(run):
     "Shared judge prefixes are computed once; the probabilities are those of each prompt run on its own."
     import torch
     from ca_nb.reward import label_token_ids, _label_dist
-    model, tok = load_model(os.path.join(run, 'ia_sft'))
+    model, tok, _ = load_model(os.path.join(run, 'ia_sft'))
     ps = [judge_prompt('correct', t.definition, i.input, a, i.outputs[0], tok, JudgePrompts())
           for t in mini_suite(n_train=3, n_dev=1, n_test=1)[:4] for i in t.instances_for('train') for a in (i.outputs[0], '7', 'no')]
     p = label_probs(model, tok, ps, CORRECT_LABELS, batch_size=8)
@@ -44,7 +44,7 @@ def test_label_probs_equal_each_prompt_alone(run):
     assert np.abs(p - alone).max() < 1e-5
 
 def test_scores_are_cached(run, tmp_path):
-    model, tok = load_model(os.path.join(run, 'ia_sft'))
+    model, tok, _ = load_model(os.path.join(run, 'ia_sft'))
     t = mini_suite(n_train=3, n_dev=1, n_test=1)[1]
     items = [dict(instruction=t.definition, input=i.input, answer=a, refs=i.outputs)
              for i in t.instances_for('train') for a in (i.outputs[0], '3 1', 'yes')]
@@ -70,14 +70,27 @@ def test_pairs_are_ordered_in_the_run(run):
 
 def test_cat_grows_the_margin_and_changes_weights(run, tmp_path):
     sft = os.path.join(run, 'ia_sft')
-    model, tok = load_model(sft); ref, _ = load_model(sft)
+    model, tok, _ = load_model(sft); ref = load_model(sft).model
     rows = [json.loads(l) for l in open(os.path.join(run, 'pairs.jsonl'))][:64]
     ds = pairs_dataset(rows)
     m0 = implicit_margin(model, ref, tok, ds)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     model.train()
-    train_cat(model, tok, ds, str(tmp_path / 'cat'), ref, steps=12, lr=1e-3, batch=16, beta=0.1, lam=1.0, progress=False)
+    train_cat(model, tok, ds, str(tmp_path / 'cat'), CATConfig(max_steps=12, learning_rate=1e-3, per_device_train_batch_size=16), ref, progress=False)
     model.eval()
     m1 = implicit_margin(model, ref, tok, ds)
     assert abs(m0) < 1e-6 and m1 > m0 + 0.05
     assert sum(not torch.equal(before[n], p) for n, p in model.named_parameters()) == len(before)
+
+def test_pairs_are_distinct_and_containment_is_right(run):
+    "No pair has the same text on both sides; a containment-rung chosen answer is right; the run records pair quality."
+    from ca_nb.text import normalize
+    from ca_nb.judges import chat_exact_match
+    from ca_nb.metrics import is_correct
+    rows = [json.loads(l) for l in open(os.path.join(run, 'pairs.jsonl'))]
+    assert rows and all(normalize(r['chosen']) != normalize(r['rejected']) for r in rows)
+    assert all(is_correct(r['chosen'], r['refs'], chat_exact_match()) for r in rows if r['chosen_reward'] == 5)
+    q = json.load(open(os.path.join(run, 'pair_quality.json')))
+    assert q['pairs']['n'] == len(rows) and q['pairs']['identical'] == 0 and 0 <= q['pairs']['precision'] <= 1
+    assert q['judge']['n'] == sum(1 for r in (json.loads(l) for l in open(os.path.join(run, 'rewards.jsonl'))) if r['probs'])
+    assert json.load(open(os.path.join(run, 'metrics.json')))['pair_quality'] == q

@@ -2,7 +2,6 @@
 showing the panels. Debian's chromium, driven headless by Playwright's Python package (no browser download)."""
 import glob, json, os, shutil, socket, subprocess, sys, time, urllib.request
 import pytest
-from test_ui import ui_run  # the small run folder of the UI tests (built once per session)
 
 CHROMIUM = '/usr/bin/chromium'
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -21,7 +20,7 @@ def ensure_chromium():
 
 def finished_study():
     "The newest finished tiny study in the ca_nb cache (`ca_nb.pipeline.cached_run('tiny')`, which the notebooks run), or None."
-    from ca_nb.tinylm import cache_dir
+    from ca_nb.files import cache_dir
     runs = [d for d in glob.glob(os.path.join(cache_dir(), 'run-tiny-*')) if os.path.exists(os.path.join(d, 'metrics.json'))]
     return max(runs, key=lambda d: os.path.getmtime(os.path.join(d, 'metrics.json'))) if runs else None
 

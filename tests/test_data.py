@@ -1,8 +1,10 @@
 "SNI loading on every real task file, bad input named, paraphrase round trip, the embedded suite."
-import json, glob, os
+import json, glob
 from pathlib import Path
 import pytest
-from ca_nb.data import load_sni_tasks, load_paraphrases, write_paraphrases, mini_suite, shared_sni_dir, DataError
+from ca_nb.tasks import load_sni_tasks, shared_sni_dir, DataError
+from ca_nb.data import load_paraphrases, write_paraphrases
+from ca_nb.suite import mini_suite
 
 SNI = shared_sni_dir()
 needs_sni = pytest.mark.skipif(SNI is None, reason="../shared/data/sni is absent in this checkout")

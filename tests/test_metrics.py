@@ -1,9 +1,8 @@
 "Property tests of the consistency metrics, and the exact values of the definitions on known inputs."
-import random, time
 import numpy as np
 from hypothesis import given, strategies as st, settings
-from ca_nb.metrics import (consistency_rate, max_consistency_rate, consistency_metrics, ModelJudge, RougeL, EXACT,
-                           bootstrap_ci)
+from ca_nb.judges import ModelJudge, RougeL, EXACT
+from ca_nb.metrics import consistency_rate, max_consistency_rate, consistency_metrics, bootstrap_ci
 
 answers = st.lists(st.sampled_from(['1 2 3', '3 2 1', 'yes', 'no', 'Yes.', ' 1  2 3 ']), min_size=2, max_size=10)
 

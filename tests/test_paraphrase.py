@@ -1,9 +1,11 @@
 "Paraphrasers, parser, filters, study and the ca_nb_paraphrase command: behaviour on known and planted inputs."
-import json, os, subprocess, sys, threading
+import json, subprocess, sys, threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from hypothesis import given, settings, strategies as st
-from ca_nb.data import load_tasks, load_paraphrases, mini_suite, shared_sni_dir, load_sni_tasks
+from ca_nb.tasks import shared_sni_dir, load_sni_tasks
+from ca_nb.data import DataConfig, load_tasks, load_paraphrases
+from ca_nb.suite import mini_suite
 from ca_nb.paraphrase import (parse_paraphrases, rule_paraphrases, swap_synonyms, definition_parts, fewshot_prompt,
                               llm_paraphrases, endpoint_paraphrases, file_paraphrases, paraphrase, filter_paraphrases,
                               filter_tasks, FilterConfig, LLMConfig, paraphrase_table, study_summary, paraphrase_figure,
@@ -142,15 +144,15 @@ def test_study_table_and_figure():
 # --- LLM path -----------------------------------------------------------------------------------------------
 
 def test_llm_paraphrases_end_to_end(tiny_base):
-    from ca_nb.core import load_model, get_preset
-    from ca_nb.tinylm import build_model
-    m, tok = load_model(tiny_base)
+    from ca_nb.models import load_model
+    from ca_nb.tinylm import build_model, TinyConfig
+    m, tok, _ = load_model(tiny_base)
     cfg = LLMConfig(max_new_tokens=16, samples=2)
     out = llm_paraphrases(TASKS[:4], m, tok, n=3, cfg=cfg)  # the trained tiny model: plumbing only (it says little)
     assert list(out) == [t.id for t in TASKS[:4]]
     for t in TASKS[:4]:
         assert len(out[t.id]) <= 3 and all(p.strip() and p.strip().lower() != t.definition.lower() for p in out[t.id])
-    noise = build_model(tok, get_preset('tiny'), seed=0)  # an untrained model writes text, so parsing and pooling run
+    noise = build_model(tok, TinyConfig(), seed=0)  # an untrained model writes text, so parsing and pooling run
     a = llm_paraphrases(TASKS[:3], noise, tok, n=3, cfg=cfg, seed=5)
     assert any(a.values()) and all(len(v) <= 3 and len(set(v)) == len(v) for v in a.values())
     assert a == llm_paraphrases(TASKS[:3], noise, tok, n=3, cfg=cfg, seed=5)  # seeded sampling
@@ -205,7 +207,7 @@ def test_cli_rules_contract(tmp_path):
     for r in rows:
         assert {'Task_id', 'Definition', 'Definition_reprs'} <= r.keys() and len(r['Definition_reprs']) == 5
         assert all(p.strip().lower() != r['Definition'][0].strip().lower() for p in r['Definition_reprs'])
-    tasks = load_tasks('mini', paraphrases=str(a), split='test')  # what --paraphrases of the other commands does
+    tasks = load_tasks(DataConfig(eval_paraphrases=str(a)))  # what --eval-paraphrases of the other commands does
     assert all(len(t.paraphrases['test']) == 5 for t in tasks)
     assert load_paraphrases(str(a))
 

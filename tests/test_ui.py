@@ -6,15 +6,16 @@ def build_run(out):
     """A small real run folder: the cached tiny base evaluated on the embedded suite (stage `base`), the same answers
     as a second stage (`ia_sft`), `metrics.json` combining them, and stage-2 pairs made from real answers of that
     evaluation (chosen: a correct answer of the instance, rejected: a wrong one; rewards 6 and 1)."""
-    from ca_nb.tinylm import cached_base
-    from ca_nb.core import load_model, read_jsonl, write_json
-    from ca_nb.data import mini_suite
-    from ca_nb.metrics import evaluate, is_correct
-    model, tok = load_model(cached_base('tiny'))
+    from ca_nb.sft import cached_base
+    from ca_nb.models import load_model
+    from ca_nb.files import read_jsonl, write_json
+    from ca_nb.suite import mini_suite
+    from ca_nb.metrics import evaluate, is_correct, EvalConfig
+    model, tok, _ = load_model(cached_base())
     tasks = mini_suite(n_train=4, n_dev=2, n_test=3)
-    base = evaluate(model, tok, tasks, out=os.path.join(out, 'eval', 'base'), split='test', progress=False)
+    base = evaluate(model, tok, tasks, EvalConfig(), out=os.path.join(out, 'eval', 'base'), progress=False)
     shutil.copytree(os.path.join(out, 'eval', 'base'), os.path.join(out, 'eval', 'ia_sft'))
-    config = dict(preset='tiny', seed=0, tasks='mini')
+    config = dict(preset='tiny', seed=0, data=dict(tasks='mini', n_train=4, n_dev=2, n_test=3))
     write_json(os.path.join(out, 'config.json'), config)
     write_json(os.path.join(out, 'metrics.json'), dict(config=config, stages=dict(base=base, ia_sft=base)))
     rows = read_jsonl(os.path.join(out, 'eval', 'base', 'responses.jsonl'))
@@ -136,7 +137,7 @@ def test_paraphrase_panel(ui_run):
     assert set(p.table[p.table.task == 'sort_asc'].split) == {'train', 'dev', 'test'}
     p.task.value = 'upper_word'; assert 'uppercase' in p.list.value
     assert p.figures['similarity'].data[0].type == 'box'
-    from ca_nb.data import mini_suite
+    from ca_nb.suite import mini_suite
     p = ParaphrasePanel(mini_suite(n_train=1, n_dev=1, n_test=1, task_ids=['max_num']))  # tasks instead of a run
     assert p.task.options == ('max_num',) and 'largest' in p.list.value
 

@@ -1,0 +1,129 @@
+"Bad input never becomes a wrong number: each case exits with one line naming the problem, or gives the documented result."
+import json, os, shutil, subprocess, sys
+import pytest
+from ca_nb.cli import eval_cli, sft_cli, demo_cli
+
+SMALL = ['--task-ids', 'sort_asc,max_num', '--n-test', '2', '--n-train', '4', '--n-dev', '1']
+
+def fails(capsys, fn, argv, *want):
+    "Run a command in-process: it must exit with status 2 and one stderr line holding every `want`."
+    with pytest.raises(SystemExit) as e: fn(argv)
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and err.startswith('error: ') and len(err.splitlines()) == 1, err
+    for w in want: assert w in err, err
+    return err
+
+def para_file(path, lines):
+    path.write_text(''.join((l if isinstance(l, str) else json.dumps(l)) + '\n' for l in lines), encoding='utf-8')
+    return str(path)
+
+def test_paraphrase_file_without_wordings(tmp_path, capsys, tiny_base):
+    "Cases 1-2: a task left with no paraphrase (empty list, blank strings, empty file) is refused, never measured as CR 1.0."
+    for name, lines in (('empty_list', [{'Task_id': 'sort_asc', 'Definition_reprs': []}, {'Task_id': 'max_num', 'Definition_reprs': ['Give the biggest.']}]),
+                        ('blank', [{'Task_id': 'sort_asc', 'Definition_reprs': ['  ', '']}, {'Task_id': 'max_num', 'Definition_reprs': ['Give the biggest.']}]),
+                        ('empty_file', [])):
+        f = para_file(tmp_path / f'{name}.jsonl', lines)
+        fails(capsys, eval_cli, ['--model', tiny_base, '--eval-paraphrases', f, '--out', str(tmp_path / name)] + SMALL,
+              f, 'no paraphrases for task(s)', 'sort_asc')
+        assert not (tmp_path / name / 'responses.jsonl').exists()
+
+def test_duplicate_task_lines_and_wordings(tmp_path, capsys, tiny_base):
+    "Case 3: a second line for a task is an error naming both lines; a repeated wording is dropped with a warning."
+    f = para_file(tmp_path / 'dup.jsonl', [{'Task_id': 'sort_asc', 'Definition_reprs': ['Order them.']},
+                                           {'Task_id': 'max_num', 'Definition_reprs': ['Give the biggest.']},
+                                           {'Task_id': 'sort_asc', 'Definition_reprs': ['Arrange them.']}])
+    fails(capsys, eval_cli, ['--model', tiny_base, '--eval-paraphrases', f, '--out', str(tmp_path / 'o')] + SMALL,
+          'line 3: a second line for task', 'first is line 1')
+    from ca_nb.data import load_paraphrases
+    g = para_file(tmp_path / 'rep.jsonl', [{'Task_id': 'sort_asc', 'Definition_reprs': ['Order them.', 'Order them.', ' Order them. ']}])
+    with pytest.warns(UserWarning, match='2 repeated wording'): assert load_paraphrases(g) == {'sort_asc': ['Order them.']}
+
+def test_single_wording_instances_are_excluded_and_counted():
+    "Cases 1-3 in the metric itself: an instance with one answer has no CR; it is counted, not scored 1."
+    from ca_nb.metrics import consistency_metrics
+    recs = [dict(task='a', instance='1', variant=v, answer=x, refs=['x']) for v, x in (('orig', 'x'), ('test0', 'y'), ('test1', 'x'))]
+    recs += [dict(task='b', instance='2', variant='orig', answer='x', refs=['x'])]
+    m = consistency_metrics(recs)
+    assert abs(m['cr'] - 1 / 3) < 1e-12 and m['n_unmeasured'] == 1 and m['n_instances'] == 2
+    assert m['per_task']['b']['n_unmeasured'] == 1 and m['per_task']['b']['cr'] != 1.0
+
+def test_prompt_longer_than_the_context(tmp_path, capsys, tiny_base):
+    "Case 4: a 5,000-word wording is refused before any answer is generated, naming task, wording and length."
+    f = para_file(tmp_path / 'long.jsonl', [{'Task_id': 'sort_asc', 'Definition_reprs': ['Sort the numbers. ' + 'please ' * 5000]},
+                                            {'Task_id': 'max_num', 'Definition_reprs': ['Give the biggest.']}])
+    fails(capsys, eval_cli, ['--model', tiny_base, '--eval-paraphrases', f, '--out', str(tmp_path / 'o')] + SMALL,
+          "do not fit the model's context of 1024", "task 'sort_asc'", "variant 'test0'")
+    assert not (tmp_path / 'o' / 'responses.jsonl').exists() or not open(tmp_path / 'o' / 'responses.jsonl').read()
+
+def test_negative_counts_name_the_option(tmp_path, capsys, tiny_base):
+    "Case 5: negative counts are refused with the option's name."
+    fails(capsys, eval_cli, ['--model', tiny_base, '--n-instances', '-1', '--out', str(tmp_path / 'o')] + SMALL, '--n-instances -1')
+    fails(capsys, eval_cli, ['--model', tiny_base, '--n-test', '-1', '--out', str(tmp_path / 'o')], '--n-test -1')
+    fails(capsys, demo_cli, ['--preset', 'tiny', '--n-eval-instances', '-1', '--out', str(tmp_path / 'd')], '--n-eval-instances -1')
+    fails(capsys, sft_cli, ['--model', tiny_base, '--n-variants', '-3', '--out', str(tmp_path / 's')] + SMALL, '--n-variants -3')
+    assert not (tmp_path / 'd').exists() and not (tmp_path / 's').exists()
+
+def test_too_many_variants_are_clamped_and_recorded(tmp_path, capsys, tiny_base):
+    "Case 6: more wordings than a task has are clamped, said, and the number used is what the run records."
+    sft_cli(['--model', tiny_base, '--n-variants', '100', '--max-steps', '2', '--out', str(tmp_path / 's')] + SMALL)
+    err = capsys.readouterr().err
+    assert '--n-variants 100: some task has only 9 train wordings; using 9' in err
+    assert json.load(open(tmp_path / 's' / 'ca_nb_run.json'))['n_variants'] == 9
+
+def test_options_checked_before_work(tmp_path, capsys):
+    "Case 7: a bad option stops the study before the base model trains, and nothing is written."
+    fails(capsys, demo_cli, ['--preset', 'tiny', '--judge', 'bogus', '--out', str(tmp_path / 'd')], "--judge 'bogus'")
+    fails(capsys, demo_cli, ['--preset', 'tiny', '--pairs', 'nearest', '--out', str(tmp_path / 'd')], "--pairs 'nearest'")
+    fails(capsys, demo_cli, ['--preset', 'tiny', '--reward', 'vibes', '--out', str(tmp_path / 'd')], "--reward 'vibes'")
+    assert not (tmp_path / 'd').exists()
+
+def test_complete_last_line_without_newline_is_kept(tmp_path, tiny_base):
+    "Case 8: a responses.jsonl whose last row lacks only its newline keeps that row on resume: nothing lost, nothing twice."
+    out = tmp_path / 'e'
+    eval_cli(['--model', tiny_base, '--out', str(out)] + SMALL)
+    path = out / 'responses.jsonl'
+    full = path.read_text()
+    path.write_text(full.rstrip('\n'))   # the writer died between the row and its newline
+    eval_cli(['--model', tiny_base, '--out', str(out)] + SMALL)
+    rows = [json.loads(l) for l in path.read_text().splitlines()]
+    assert len(rows) == len(full.splitlines()) == len({r['key'] for r in rows})
+
+def test_reused_out_folder_with_other_settings(tmp_path, capsys, tiny_base):
+    "Case 9: an output folder belongs to one evaluation; other settings are refused, naming what differs."
+    out = tmp_path / 'e'
+    eval_cli(['--model', tiny_base, '--out', str(out)] + SMALL)
+    n = len(open(out / 'responses.jsonl').read().splitlines())
+    fails(capsys, eval_cli, ['--model', tiny_base, '--out', str(out), '--task-ids', 'sort_asc', '--n-test', '3'], 'other settings', 'data')
+    assert len(open(out / 'responses.jsonl').read().splitlines()) == n   # the file still holds one run's answers
+
+def test_damaged_weights_are_named(tmp_path, capsys, tiny_base):
+    "Case 10: a truncated model.safetensors is named as damaged."
+    bad = tmp_path / 'bad'; shutil.copytree(tiny_base, bad, ignore=shutil.ignore_patterns('checkpoints'))
+    w = bad / 'model.safetensors'; data = w.read_bytes(); w.write_bytes(data[:len(data) // 2])
+    fails(capsys, eval_cli, ['--model', str(bad), '--out', str(tmp_path / 'o')] + SMALL, str(w), 'damaged or truncated')
+
+def test_non_utf8_files_and_other_bad_options(tmp_path, capsys, tiny_base):
+    "Non-UTF-8 task and paraphrase files name the file; an empty id list; --out naming a file; an unknown model."
+    d = tmp_path / 'sni'; d.mkdir()
+    (d / 'task_x.json').write_bytes(b'{"Definition": ["caf\xe9"], "Instances": []}')
+    fails(capsys, eval_cli, ['--model', tiny_base, '--tasks', str(d), '--out', str(tmp_path / 'o')], 'task_x.json', 'not UTF-8')
+    p = tmp_path / 'p.jsonl'; p.write_bytes(b'{"Task_id": "sort_asc", "Definition_reprs": ["caf\xe9"]}\n')
+    fails(capsys, eval_cli, ['--model', tiny_base, '--eval-paraphrases', str(p), '--out', str(tmp_path / 'o')] + SMALL, 'p.jsonl', 'not UTF-8')
+    fails(capsys, eval_cli, ['--model', tiny_base, '--task-ids', ',', '--out', str(tmp_path / 'o')], '--task-ids: the id list is empty')
+    f = tmp_path / 'afile'; f.write_text('x')
+    fails(capsys, eval_cli, ['--model', tiny_base, '--out', str(f)] + SMALL, f'--out {f}: a file, expected a folder')
+    fails(capsys, eval_cli, ['--model', str(tmp_path / 'nowhere'), '--out', str(tmp_path / 'o')] + SMALL, 'nowhere')
+
+def test_report_on_a_folder_without_a_run(tmp_path, tiny_base):
+    "ca_nb_report on an empty folder, or on a ca_nb_eval folder, says so and writes nothing."
+    exe = os.path.join(os.path.dirname(sys.executable), 'ca_nb_report')
+    empty = tmp_path / 'empty'; empty.mkdir()
+    ev = tmp_path / 'ev'; eval_cli(['--model', tiny_base, '--out', str(ev)] + SMALL)
+    for d in (empty, ev):
+        r = subprocess.run([exe, str(d)], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2 and r.stderr.startswith('error: ') and 'holds no study run' in r.stderr, r.stderr
+        assert not (d / 'report.html').exists()
+
+def test_debug_shows_the_traceback(tmp_path, tiny_base):
+    from ca_nb.tasks import DataError
+    with pytest.raises(DataError): eval_cli(['--model', tiny_base, '--task-ids', ',', '--out', str(tmp_path / 'o'), '--debug'])
