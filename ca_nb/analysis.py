@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.subplots import make_subplots
 from fastcore.script import call_parse
 from .files import read_jsonl
+from .text import char_similarity
 from .data import load_tasks
 from .judges import EXACT
 from .metrics import _pair_matrix, consistency_metrics, instance_table, is_correct
@@ -22,8 +24,8 @@ __all__ = ['STAGE_LABELS', 'PAIR_COLUMNS', 'PAIR_SORTS', 'CSS', 'stage_label', '
            'ci_text', 'task_table', 'ablation_table', 'stage_figure', 'cr_by_stage_figure', 'accuracy_cr_figure',
            'agreement_distribution_figure', 'task_figure', 'ablation_figure', 'agreement_matrix', 'answer_groups',
            'agreement_heatmap', 'least_consistent', 'pair_table', 'filter_pairs', 'word_diff', 'probs_html',
-           'pair_html', 'reward_figure', 'run_tasks', 'paraphrase_split_figure', 'pair_quality_table', 'report_html',
-           'write_report', 'report_cli']
+           'pair_html', 'reward_figure', 'run_tasks', 'paraphrase_split_figure', 'wording_table', 'distance_figure',
+           'pair_quality_table', 'report_html', 'write_report', 'report_cli']
 
 # %% ../nbs/10_analysis.ipynb #1a2b2e1c
 STAGE_LABELS = {'base': 'base', 'ia_sft': 'IA-SFT', 'cat': 'IA-SFT+CAT'}  # stage folder -> display name
@@ -347,6 +349,7 @@ CSS = """<style>
 .ca-table{border-collapse:collapse;font-size:13px;margin:6px 0}
 .ca-table th,.ca-table td{border:1px solid #ddd;padding:3px 7px;text-align:left;vertical-align:top}
 .ca-table th{background:#f5f5f5}
+.ca-caption{font-weight:600}
 .ca-pair{border:1px solid #ccc;border-radius:6px;padding:6px 10px;margin:8px 0;font-size:13px}
 .ca-pair-head{color:#555;margin-bottom:4px}
 .ca-table,.ca-pair,.ca-note{line-height:1.35}
@@ -414,6 +417,40 @@ def paraphrase_split_figure(table:pd.DataFrame) -> go.Figure:
                     text=g['text'], hovertemplate='%{text}<br>similarity %{y:.2f}')
     return fig.update_layout(title='Paraphrases: similarity to the original instruction, by split', boxmode='group',
                              yaxis=dict(title='similarity to the original', range=[-0.03, 1.03]), height=380, **_LAYOUT)
+
+# %% ../nbs/10_analysis.ipynb #6f151942
+def wording_table(run, judge=EXACT) -> pd.DataFrame:
+    "Per stage × task × evaluation wording: similarity to the nearest training wording, accuracy, agreement with the original wording's answer."
+    run, tasks = as_run(run), {t.id: t for t in run_tasks(run)}
+    rows = []
+    for s in run.stages:
+        by = {}
+        for r in run.instances(s, judge):
+            t = tasks.get(r['task'])
+            if t is None: continue
+            orig = r['answers'][r['variants'].index('orig')] if 'orig' in r['variants'] else None
+            for v, a, c in zip(r['variants'], r['answers'], r['correct']):
+                by.setdefault((r['task'], v), []).append((c, orig is not None and judge(a, orig)))
+        for (task, v), xs in by.items():
+            t = tasks[task]; text = dict(t.variants('test') + t.variants('dev')).get(v)
+            if text is None: continue
+            sim = max(char_similarity(text, w) for w in [t.definition] + t.paraphrases.get('train', []))
+            rows.append(dict(stage=s, task=task, variant=v, wording=text, similarity=sim, n=len(xs),
+                             accuracy=float(np.mean([c for c, _ in xs])), agreement=float(np.mean([g for _, g in xs]))))
+    return pd.DataFrame(rows)
+
+def distance_figure(run, judge=EXACT) -> go.Figure:
+    "Accuracy and agreement with the original wording's answer against similarity to the nearest training wording, per stage."
+    t, run = wording_table(run, judge), as_run(run)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=('accuracy under the wording', "agreement with the original wording's answer"))
+    for s in run.stages:
+        g = t[(t.stage == s) & (t.variant != 'orig')]
+        for col, y in ((1, 'accuracy'), (2, 'agreement')):
+            fig.add_scatter(x=g['similarity'], y=g[y], mode='markers', name=stage_label(s), legendgroup=s, showlegend=col == 1,
+                            marker=dict(color=_stage_color(run, s), size=7, opacity=0.7), text=g['task'] + ': ' + g['wording'].str[:80],
+                            hovertemplate='%{text}<br>similarity %{x:.2f}<br>' + y + ' %{y:.2f}<extra></extra>', row=1, col=col)
+    fig.update_xaxes(title='similarity to the nearest training wording', range=[0, 1.02])
+    return fig.update_layout(title='Robustness against distance from the training wordings', height=400, **_LAYOUT)
 
 # %% ../nbs/10_analysis.ipynb #a75025f3
 def _fig_div(fig) -> str:
@@ -517,7 +554,8 @@ def report_html(run,  # a run folder (or `Run`)
         parts += [_section('Stage comparison', lambda: _comparison_html(run, judge)),
                   _section('Per task', lambda: _per_task_html(run)),
                   _section('Least consistent instances', lambda: _examples_html(run, n_examples, judge))]
-    parts += [_section('Pair quality', lambda: _pair_quality_html(run)), _section('Stage-2 pairs', lambda: _pairs_html(run, n_pairs)), _section('Paraphrases', lambda: _paraphrases_html(run))]
+    parts += [_section('Pair quality', lambda: _pair_quality_html(run)), _section('Stage-2 pairs', lambda: _pairs_html(run, n_pairs)), _section('Paraphrases', lambda: _paraphrases_html(run)),
+              _section('Robustness against distance', lambda: _fig_div(distance_figure(run, judge)))]
     abl = ablation_table(run)
     if len(abl) > 1:  # the main run and at least one ablation
         parts.append(_section('Ablations', lambda: _table_html(abl.round(3)) + _fig_div(ablation_figure(abl))))

@@ -115,7 +115,7 @@ def consistency_metrics(records, judge=EXACT, ci:bool=True, seed:int=0) -> dict:
         out['ci']['accuracy'] = bootstrap_ci([np.mean(r['correct']) for r in rows], seed=seed)
     return out
 
-# %% ../nbs/04a_consistency.ipynb #239c2557
+# %% ../nbs/04a_consistency.ipynb #1b271205
 def sign_flip_p(diffs, grid:int=5040) -> float:
     "Exact two-sided sign-flip permutation p-value of the mean of `diffs` (values on a 1/`grid` lattice; else Monte Carlo)."
     d = np.asarray(diffs, dtype=float)

@@ -95,7 +95,7 @@ def judge_accuracy(verdicts, truth) -> float:
     "Share of answers where the judge's verdict (completely correct or not) matches the truth."
     return float(np.mean([(v == 'completely') == bool(t) for v, t in zip(verdicts, truth)])) if len(truth) else float('nan')
 
-# %% ../nbs/07_self_reward.ipynb #96282445
+# %% ../nbs/07_self_reward.ipynb #0d79ffb7
 def ladder_judge_confusion(scored,  # self-reward rows (`answer`, `refs`, `probs`)
                            judge=None,  # the truth: whether an answer is correct (default: exact match)
                           ) -> dict:

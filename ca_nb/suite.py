@@ -566,7 +566,7 @@ def make_instances(spec:TaskSpec, n_train:int, n_dev:int, n_test:int, seed:int=0
     for split, n in counts.items(): res[split] = pairs[i:i + n]; i += n
     return {s: res[s] for s in ('train', 'dev', 'test')}
 
-# %% ../nbs/01a_suite.ipynb #092f2572
+# %% ../nbs/01a_suite.ipynb #f5d1c360
 def mini_suite(n_train:int=60,  # train instances per task
                n_dev:int=10,  # dev instances per task
                n_test:int=12,  # test instances per task

@@ -52,7 +52,7 @@ class ConsistencyPanel(W.VBox):
         self.run, self.judge, self.figures = as_run(run), judge, {}
         self.notes = W.HTML(notes_html(self.run.missing()))
         ct = comparison_table(self.run)
-        self.comparisons = W.HTML("<b>Paired stage differences</b> (mean Δ per instance, 95% interval, sign-flip p)"
+        self.comparisons = W.HTML("<span class='ca-caption'>Paired stage differences</span> (mean Δ per instance, 95% interval, sign-flip p)"
                                   + ct.to_html(classes='ca-table', border=0) if len(ct) else '')
         self.stage = W.Dropdown(options=[(stage_label(s), s) for s in self.run.stages], description='stage')
         self.task = W.Dropdown(description='task')
@@ -140,7 +140,7 @@ class PairPanel(W.VBox):
         self.prev.on_click(lambda _: self.show(self.page - 1)); self.next.on_click(lambda _: self.show(self.page + 1))
         missing = [] if len(self.pairs) else ["no stage-2 pairs in this run (pairs.jsonl is missing or empty)"]
         q = pair_quality_table(self.run)
-        self.quality = W.HTML(f"<b>Pair precision</b> (chosen answer right, by the rung that chose it){q.round(3).to_html(classes='ca-table', border=0)}"
+        self.quality = W.HTML(f"<span class='ca-caption'>Pair precision</span> (chosen answer right, by the rung that chose it){q.round(3).to_html(classes='ca-table', border=0)}"
                               if len(q) else '')
         super().__init__([W.HTML(notes_html(missing)), self.quality, W.HBox([self.task, self.min_margin, self.sort]),
                           W.HBox([self.prev, self.next, self.status]), self.body])

@@ -12,7 +12,7 @@ def test_same_seed_identical_metrics(tmp_path):
 
 def test_metrics_schema():
     m = json.load(open(os.path.join(cached_run('tiny'), 'metrics.json')))
-    assert set(m) == {'config', 'stages', 'comparisons', 'seconds'} and set(m['stages']) == set(STAGES)
+    assert set(m) == {'config', 'stages', 'comparisons', 'seconds', 'pair_quality'} and set(m['stages']) == set(STAGES)
     assert set(m['comparisons']) == {'ia_sft - base', 'cat - ia_sft', 'cat - base'}
     assert {'delta', 'ci', 'p'} <= set(m['comparisons']['cat - ia_sft']['cr'])
     for s in m['stages'].values():

@@ -6,7 +6,7 @@ from ca_nb.models import (REGISTERED, MANIFEST, model_available, skip_reason, pa
 from ca_nb.judges import extract_answer, chat_exact_match
 
 needs_smollm2 = pytest.mark.skipif(not model_available('smollm2'), reason=skip_reason('smollm2'))
-MODEL_FOLDER = 'smollm2-135m-instruct.q4_1'  # the conversion's folder in the cache, named after the GGUF file
+MODEL_FOLDER = 'smollm2-135m-instruct.q4-1'  # the conversion's folder in the cache, named after the GGUF file
 INSTALL = REGISTERED['smollm2'].install
 def smollm2_dir(): return resolve_model_path('smollm2')
 def smollm2_gguf(): return packaged_file('smollm2')
