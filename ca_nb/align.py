@@ -174,6 +174,7 @@ class CATConfig(DPOConfig):
     loss_type: list = field(default_factory=lambda: ['sigmoid', 'sft'])  # preference loss + SFT on the chosen answer
     learning_rate: float = 2e-4  # peak learning rate
     beta: float = 0.1  # DPO temperature
+    precompute_ref_log_probs: bool = True  # the reference's log-probabilities once per pair, before training: no second model copy
     max_steps: int = 16  # optimiser steps
     per_device_train_batch_size: int = 32  # pairs per batch (per device)
     lr_scheduler_type: str = 'cosine'  # learning-rate schedule
@@ -274,7 +275,7 @@ def run_alignment(sft_dir:str,  # the stage-1 model folder
     stacked = lora and hasattr(m, 'merge_and_unload')  # a LoRA stage 1: merge it, then train a new adapter on top
     if stacked: m = m.merge_and_unload()  # the reference (adapter off) is then the stage-1 model, as it should be
     m.train()
-    ref = None if lora else load_model(sft_dir).model
+    ref = None if lora or cfg.cat.precompute_ref_log_probs else load_model(sft_dir).model  # a copy only when asked for
     tr = train_cat(m, tok, ds, out, cfg.cat, ref, lora=lora, seed=seed, resume=resume, threads=threads, progress=progress,
                    device=device, dtype=dtype)
     if stacked and tr.accelerator.is_main_process:  # the new adapter's base is the stage-1 adapter folder, relative so that a copied run still loads
