@@ -275,8 +275,11 @@ def run_alignment(sft_dir:str,  # the stage-1 model folder
     stacked = lora and hasattr(m, 'merge_and_unload')  # a LoRA stage 1: merge it, then train a new adapter on top
     if stacked: m = m.merge_and_unload()  # the reference (adapter off) is then the stage-1 model, as it should be
     m.train()
-    ref = None if lora or cfg.cat.precompute_ref_log_probs else load_model(sft_dir).model  # a copy only when asked for
-    tr = train_cat(m, tok, ds, out, cfg.cat, ref, lora=lora, seed=seed, resume=resume, threads=threads, progress=progress,
+    cat = cfg.cat
+    if cat.precompute_ref_log_probs and state.num_processes > 1:  # TRL's precompute caches its dataset per process: not across ranks
+        cat = replace(cat, precompute_ref_log_probs=False)
+    ref = None if lora or cat.precompute_ref_log_probs else load_model(sft_dir).model  # a copy only when it is needed
+    tr = train_cat(m, tok, ds, out, cat, ref, lora=lora, seed=seed, resume=resume, threads=threads, progress=progress,
                    device=device, dtype=dtype)
     if stacked and tr.accelerator.is_main_process:  # the new adapter's base is the stage-1 adapter folder, relative so that a copied run still loads
         cfg_path = os.path.join(out, 'adapter_config.json'); acfg = json.load(open(cfg_path))
