@@ -14,7 +14,7 @@ from fastcore.script import call_parse
 from .files import read_jsonl
 from .text import char_similarity
 from .data import load_tasks
-from .judges import EXACT
+from .judges import EXACT, judge_for
 from .metrics import _pair_matrix, consistency_metrics, instance_table, is_correct
 from .paraphrase import paraphrase_table
 from .pipeline import STAGES, study_config
@@ -90,8 +90,18 @@ class Run:
             self._cache[key] = m
         return self._cache[key]
 
-    def instances(self, stage:str, judge=EXACT) -> list:
-        "Per-instance rows of `instance_table` (answers, correctness, CR, MCR by variant) with the prompts."
+    @property
+    def judge(self):
+        "The equivalence judge the run's metrics were measured with (a SmolLM2 run's is `chat`); exact match when unknown."
+        names = {repr(judge_for(n)): n for n in ('exact', 'chat', 'rougeL')}
+        for s in self.stages:
+            j = (self.metrics(s) or {}).get('judge')
+            if j in names: return judge_for(names[j])
+        return EXACT
+
+    def instances(self, stage:str, judge=None) -> list:
+        "Per-instance rows of `instance_table` (answers, correctness, CR, MCR by variant) with the prompts; `judge`: the run's."
+        judge = judge or self.judge
         key = ('instances', stage, repr(judge))
         if key not in self._cache:
             recs = [dict(r, refs=r.get('refs') or []) for r in self.responses(stage)]
@@ -241,7 +251,7 @@ def accuracy_cr_figure(run) -> go.Figure:
     return fig.update_layout(title='Accuracy against CR (one point per task)', xaxis=dict(title='CR', range=[-0.03, 1.03]),
                              yaxis=dict(title='accuracy', range=[-0.03, 1.03]), height=420, **_LAYOUT)
 
-def agreement_distribution_figure(run, judge=EXACT) -> go.Figure:
+def agreement_distribution_figure(run, judge=None) -> go.Figure:
     "The distribution of per-instance CR, one histogram per stage with answers."
     run, fig = as_run(run), go.Figure()
     for s in run.stages:
@@ -301,7 +311,7 @@ def agreement_heatmap(row:dict, judge=EXACT) -> go.Figure:
                              yaxis=dict(autorange='reversed'), template='plotly_white',
                              width=120 + 48 * n, height=140 + 44 * n, margin=dict(l=80, r=10, t=40, b=60))
 
-def least_consistent(run, stage:str, n:int=3, judge=EXACT) -> list:
+def least_consistent(run, stage:str, n:int=3, judge=None) -> list:
     "The `n` instances of `stage` with the lowest CR (ties: most answers wrong first)."
     rows = as_run(run).instances(stage, judge)
     return sorted(rows, key=lambda r: (r['cr'], sum(r['correct']), r['task'], r['instance']))[:n]
@@ -393,9 +403,10 @@ def _answer_correct(row:dict, judge=EXACT):
     if isinstance(row.get('correct'), bool): return row['correct']
     return is_correct(row.get('answer', ''), row['refs'], judge) if row.get('refs') else None
 
-def reward_figure(run, judge=EXACT) -> go.Figure:
+def reward_figure(run, judge=None) -> go.Figure:
     "How stage 2's self-rewards spread the model's own answers: a histogram of rewards, correct and wrong answers apart."
-    rows = [r for r in as_run(run).rewards() if isinstance(r.get('reward'), (int, float)) and np.isfinite(r['reward'])]
+    run = as_run(run); judge = judge or run.judge
+    rows = [r for r in run.rewards() if isinstance(r.get('reward'), (int, float)) and np.isfinite(r['reward'])]
     fig = go.Figure()
     for ok, name, c in ((True, 'correct', '#2a9d8f'), (False, 'wrong', '#e76f51'), (None, 'no reference', '#999999')):
         xs = [r['reward'] for r in rows if _answer_correct(r, judge) is ok]
@@ -419,7 +430,7 @@ def paraphrase_split_figure(table:pd.DataFrame) -> go.Figure:
                              yaxis=dict(title='similarity to the original', range=[-0.03, 1.03]), height=380, **_LAYOUT)
 
 # %% ../nbs/10_analysis.ipynb #6f151942
-def wording_table(run, judge=EXACT) -> pd.DataFrame:
+def wording_table(run, judge=None) -> pd.DataFrame:
     "Per stage × task × evaluation wording: similarity to the nearest training wording, accuracy, agreement with the original wording's answer."
     run, tasks = as_run(run), {t.id: t for t in run_tasks(run)}
     rows = []
@@ -439,7 +450,7 @@ def wording_table(run, judge=EXACT) -> pd.DataFrame:
                              accuracy=float(np.mean([c for c, _ in xs])), agreement=float(np.mean([g for _, g in xs]))))
     return pd.DataFrame(rows)
 
-def distance_figure(run, judge=EXACT) -> go.Figure:
+def distance_figure(run, judge=None) -> go.Figure:
     "Accuracy and agreement with the original wording's answer against similarity to the nearest training wording, per stage."
     t, run = wording_table(run, judge), as_run(run)
     fig = make_subplots(rows=1, cols=2, subplot_titles=('accuracy under the wording', "agreement with the original wording's answer"))
@@ -540,12 +551,12 @@ def _section(title:str, make) -> str:
     return f"<h2>{html.escape(title)}</h2>{body}"
 
 def report_html(run,  # a run folder (or `Run`)
-                judge=EXACT,  # when two answers agree
+                judge=None,  # when two answers agree (None: the judge the run's metrics used)
                 n_examples:int=3,  # least consistent instances to show
                 n_pairs:int=20):  # stage-2 pairs to show
     "The whole analysis of a run as one self-contained HTML page (plotly.js inlined once)."
     from plotly.offline import get_plotlyjs
-    run = as_run(run)
+    run = as_run(run); judge = judge or run.judge
     notes = ''.join(f"<div class='ca-note'>{html.escape(m)}</div>" for m in run.missing())
     cfg = pd.DataFrame({'value': [json.dumps(v) for v in run.config.values()]}, index=list(run.config))
     parts = [f"<h1>ca_nb run report</h1><p><code>{html.escape(run.path)}</code></p>{notes}",

@@ -68,9 +68,13 @@ def attach_paraphrases(tasks, paraphrases:dict, split:str) -> list:
     return tasks
 
 def attach_paraphrase_file(ts, path, split:str, source, allow_missing:bool=False) -> list:
-    """Set `task.paraphrases[split]` of the tasks `ts` from a paraphrase file; lines for other tasks of `source` are
-    skipped. A task the file leaves without any paraphrase has no consistency to measure: an error, unless `allow_missing`."""
-    ps = load_paraphrases(path, ts, also=source_task_ids(source))
+    """Set `task.paraphrases[split]` of the tasks `ts` from a paraphrase file, or several (`'a.jsonl,b.jsonl'`: each
+    task's wordings in file order, repeats dropped); lines for other tasks of `source` are skipped. A task the files
+    leave without any paraphrase has no consistency to measure: an error, unless `allow_missing`."""
+    ps = {}
+    for f in str(path).split(','):
+        for tid, ws in load_paraphrases(f, ts, also=source_task_ids(source)).items():
+            ps[tid] = list(dict.fromkeys(ps.get(tid, []) + ws))
     bare = [t.id for t in ts if not ps.get(t.id)]
     if bare and not allow_missing:
         raise DataError(f"{path}: no paraphrases for task(s) {bare}: expected at least one wording besides the original "
@@ -120,6 +124,10 @@ def load_tasks(cfg:DataConfig) -> list:
     else: ts = load_sni_tasks(cfg.tasks, cfg.task_ids)
     if cfg.paraphrases: attach_paraphrase_file(ts, cfg.paraphrases, 'train', cfg.tasks)
     if cfg.eval_paraphrases: attach_paraphrase_file(ts, cfg.eval_paraphrases, 'test', cfg.tasks)
+    for t in ts:
+        seen = set(t.paraphrases.get('train', [])) & set(t.paraphrases.get('test', []))
+        if seen: raise DataError(f"--eval-paraphrases {cfg.eval_paraphrases}: task {t.id!r}: {len(seen)} evaluation wording(s) also in "
+                                 f"the training wordings ({next(iter(seen))[:60]!r}...): expected wordings the model is not trained on")
     if cfg.tasks == 'mini': return ts
     if cfg.train_instances == 'generated': return with_generated_instances(ts, cfg.n_train, cfg.n_dev, cfg.seed)
     return assign_splits(ts, cfg.n_test, cfg.n_dev)

@@ -62,7 +62,8 @@ def resolve_dtype(dtype:str='auto', device:str='cpu'):
     return getattr(torch, dtype)
 
 def device_settings(device:str, dtype:str='auto', bf16_supported:bool|None=None) -> dict:
-    "The trainer's switches for `device`: `use_cpu`, and bf16 or fp16 mixed precision on a GPU."
+    """The trainer's switches for `device`: `use_cpu`, and bf16 or fp16 mixed precision on a GPU. On the CPU training
+    stays fp32: bf16 autocast measured far slower there (`bench/cpu_levers.py`)."""
     import torch
     if device == 'cuda':
         ok = torch.cuda.is_available() and torch.cuda.is_bf16_supported() if bf16_supported is None else bf16_supported

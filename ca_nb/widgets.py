@@ -48,8 +48,9 @@ def instance_html(row:dict, judge=EXACT) -> str:
 class ConsistencyPanel(W.VBox):
     "Browse a run's consistency: per-task bars for a stage, then one instance's answers and agreement heatmap."
     def __init__(self, run,  # a run folder (or `Run`)
-                 judge=EXACT):  # when two answers agree
-        self.run, self.judge, self.figures = as_run(run), judge, {}
+                 judge=None):  # when two answers agree (None: the judge the run's metrics used)
+        self.run, self.figures = as_run(run), {}
+        self.judge = judge or self.run.judge
         self.notes = W.HTML(notes_html(self.run.missing()))
         ct = comparison_table(self.run)
         self.comparisons = W.HTML("<span class='ca-caption'>Paired stage differences</span> (mean Δ per instance, 95% interval, sign-flip p)"

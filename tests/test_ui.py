@@ -173,3 +173,17 @@ def test_report_cli(partial_run, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     text = open(os.path.join(partial_run, 'report.html'), encoding='utf-8').read()
     assert 'pairs.jsonl is missing' in text and 'no stage-2 pairs' in text and 'report:' in r.stdout
+
+def test_views_use_the_runs_judge(tmp_path):
+    "A run measured with the chat judge (extracted answers) is shown with that judge, not exact match of whole answers."
+    from ca_nb.analysis import Run
+    from ca_nb.judges import EXACT
+    d = tmp_path / 'run' / 'eval' / 'ia_sft'; d.mkdir(parents=True)
+    rows = [dict(task='t', instance='i', variant=v, refs=['Yes'], answer=a) for v, a in (('orig', 'Yes'), ('p1', 'The answer is: Yes.'))]
+    (d / 'responses.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rows))
+    (d / 'metrics.json').write_text(json.dumps({'judge': 'ExactMatch(chat_answer)'}))
+    run = Run(tmp_path / 'run')
+    assert repr(run.judge) == 'ExactMatch(chat_answer)'
+    assert run.instances('ia_sft')[0]['cr'] == 1.0 and run.instances('ia_sft', EXACT)[0]['cr'] == 0.0
+    (d / 'metrics.json').write_text(json.dumps({'judge': 'ExactMatch(normalize)'}))
+    assert repr(Run(tmp_path / 'run').judge) == 'ExactMatch(normalize)'
