@@ -433,6 +433,7 @@ def paraphrase_split_figure(table:pd.DataFrame) -> go.Figure:
 def wording_table(run, judge=None) -> pd.DataFrame:
     "Per stage × task × evaluation wording: similarity to the nearest training wording, accuracy, agreement with the original wording's answer."
     run, tasks = as_run(run), {t.id: t for t in run_tasks(run)}
+    judge = judge or run.judge
     rows = []
     for s in run.stages:
         by = {}

@@ -16,8 +16,8 @@ from .judges import EXACT, judge_for
 
 # %% auto #0
 __all__ = ['STAGE_PAIRS', 'consistency_rate', 'max_consistency_rate', 'is_correct', 'bootstrap_ci', 'instance_table',
-           'consistency_metrics', 'sign_flip_p', 'paired_bootstrap_ci', 'compare_rows', 'compare_stages', 'EvalConfig',
-           'eval_records', 'evaluate', 'judge_comparison']
+           'consistency_metrics', 'sign_flip_p', 'paired_bootstrap_ci', 'compare_rows', 'instances_needed',
+           'compare_stages', 'EvalConfig', 'eval_records', 'evaluate', 'judge_comparison']
 
 # %% ../nbs/04a_consistency.ipynb #92417a00
 def _pair_matrix(answers, judge) -> np.ndarray:
@@ -144,8 +144,14 @@ def compare_rows(a, b, seed:int=0) -> dict:
         ks = both if m == 'accuracy' else [k for k in both if len(ka[k]['answers']) >= 2 and len(kb[k]['answers']) >= 2]
         d = [val(kb[k]) - val(ka[k]) for k in ks]
         out[m] = dict(delta=float(np.mean(d)) if d else float('nan'), ci=paired_bootstrap_ci(d, seed=seed) if d else [float('nan')] * 2,
-                      p=sign_flip_p(d) if d else float('nan'))
+                      p=sign_flip_p(d) if d else float('nan'), sd=float(np.std(d, ddof=1)) if len(d) > 1 else float('nan'), n=len(d))
     return out
+
+def instances_needed(sd:float,  # standard deviation of the per-instance differences (a comparison's `sd`)
+                     half_width:float=0.03,  # wanted half-width of the 95% interval of the mean difference
+                    ) -> int:
+    "How many instances a paired comparison needs for its 95% interval to be ±`half_width` (normal approximation)."
+    return int(np.ceil((1.96 * sd / half_width) ** 2))
 
 STAGE_PAIRS = (('base', 'ia_sft'), ('ia_sft', 'cat'), ('base', 'cat'))
 
