@@ -44,9 +44,9 @@ PRESETS = {
     'real': Preset('real', data=DataConfig(n_train=40, n_dev=10, n_test=20),
                    base=IASFTConfig(n_variants=1, max_steps=200, learning_rate=3e-3, per_device_train_batch_size=4),
                    ia_sft=IASFTConfig(n_variants=4, max_steps=60, learning_rate=2e-4, per_device_train_batch_size=4),
-                   eval=EvalConfig(max_new_tokens=32, batch_size=64),
-                   align=AlignConfig(sample=SampleConfig(n_instances=4, n_samples=2, temperature=0.7, top_p=0.95, max_new_tokens=32, batch_size=64),
-                                     cat=CATConfig(max_steps=40, learning_rate=5e-5, per_device_train_batch_size=4)), threads=2),
+                   eval=EvalConfig(max_new_tokens=16, batch_size=64),
+                   align=AlignConfig(sample=SampleConfig(n_instances=3, n_samples=2, temperature=0.7, top_p=0.95, max_new_tokens=16, batch_size=64),
+                                     cat=CATConfig(max_steps=24, learning_rate=5e-5, per_device_train_batch_size=4)), threads=2),
 }
 
 def get_preset(name) -> Preset:
