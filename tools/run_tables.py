@@ -58,7 +58,7 @@ def tables(path, half_width=0.03) -> str:
     w = wording_table(run)
     w = w[w.variant != 'orig']
     if len(w):
-        bins = [0, 0.4, 0.55, 0.7, 1.01]
+        bins = [0, 0.45, 0.55, 0.7, 1.01]
         w = w.assign(bin=np.digitize(w.similarity, bins))
         labels = [f"{bins[i - 1]:.2f}–{min(bins[i], 1):.2f}" for i in range(1, len(bins))]
         out += ["", "| stage | corr(similarity, accuracy) | corr(similarity, agreement) | " + " | ".join(f"accuracy / agreement at similarity {l}" for l in labels) + " |",
