@@ -59,4 +59,4 @@ def test_server_dies_mid_run_and_the_rerun_resumes(tmp_path, tiny_base, capsys):
     try: eval_cli(args)
     finally: server.shutdown(); server.server_close()
     done = rows(out / 'responses.jsonl')
-    assert len(done) == len({r['key'] for r in done}) == 3 * 4 * 5 and done[:16] == kept
+    assert len(done) == len({r['key'] for r in done}) == 3 * 4 * 7 and done[:16] == kept

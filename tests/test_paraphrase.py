@@ -119,7 +119,7 @@ def test_filter_tasks_reports_task_ids():
 def test_file_source_mini_and_path(tmp_path):
     fp = file_paraphrases(TASKS, split='test')
     assert all(fp[t.id] == t.paraphrases['test'] for t in TASKS)
-    assert len(paraphrase(TASKS, 'file', n=0)[TASKS[0].id]) == 14
+    assert len(paraphrase(TASKS, 'file', n=0)[TASKS[0].id]) == 16
     f = tmp_path / 'p.jsonl'
     f.write_text(json.dumps({'Task_id': TASKS[0].id, 'Definition': [TASKS[0].definition], 'Definition_reprs': ['A.', 'B.']}) + '\n')
     got = paraphrase(TASKS, 'file', n=1, file=str(f))
@@ -132,12 +132,12 @@ def test_unknown_method():
 
 def test_study_table_and_figure():
     tab = paraphrase_table(TASKS)
-    assert len(tab) == 14 * len(TASKS) and set(tab.split) == {'train', 'dev', 'test'}
+    assert len(tab) == 16 * len(TASKS) and set(tab.split) == {'train', 'dev', 'test'}
     assert tab.sim_original.between(0, 1).all() and tab.sim_siblings.between(0, 1).all()
     rules = paraphrase_table(TASKS, paraphrase(TASKS, 'rules', n=5), source='rules')
     assert set(rules.split) == {'-'} and (rules.sim_original.mean() > tab.sim_original.mean())
     s = study_summary(tab)
-    assert list(s.n) == [14] * len(TASKS) and (s.splits == 'train:8 dev:2 test:4').all()
+    assert list(s.n) == [16] * len(TASKS) and (s.splits == 'train:8 dev:2 test:6').all()
     fig = paraphrase_figure(tab)
     assert len(fig.data) == 3  # one trace per split
 
@@ -217,7 +217,7 @@ def test_cli_file_with_report(tmp_path):
     paraphrase_cli(tasks='mini', method='file', split='all', n=0, out=str(out), report=str(rep), task_ids='sort_asc,min_num')
     got = load_paraphrases(str(out))
     drops = [json.loads(l) for l in rep.read_text().splitlines()]
-    assert set(got) == {'sort_asc', 'min_num'} and len(got['sort_asc']) + sum(d['task'] == 'sort_asc' for d in drops) == 14
+    assert set(got) == {'sort_asc', 'min_num'} and len(got['sort_asc']) + sum(d['task'] == 'sort_asc' for d in drops) == 16
     assert all(d['reason'] and d['text'] for d in drops)
 
 def test_cli_llm_tiny(tmp_path, tiny_base):

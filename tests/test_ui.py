@@ -133,7 +133,7 @@ def test_pair_panel(ui_run):
 def test_paraphrase_panel(ui_run):
     from ca_nb.widgets import ParaphrasePanel
     p = ParaphrasePanel(ui_run)
-    assert p.task.value == 'sort_asc' and p.list.value.count('<tr>') == 1 + 14
+    assert p.task.value == 'sort_asc' and p.list.value.count('<tr>') == 1 + 16
     assert set(p.table[p.table.task == 'sort_asc'].split) == {'train', 'dev', 'test'}
     p.task.value = 'upper_word'; assert 'uppercase' in p.list.value
     assert p.figures['similarity'].data[0].type == 'box'
