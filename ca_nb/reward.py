@@ -22,11 +22,14 @@ __all__ = ['contains_reference', 'ladder_level', 'combine_verdicts', 'label_toke
 def _tokens(text:str) -> list: return re.findall(r"\w+|[^\w\s]", normalize(text))
 
 def contains_reference(answer:str, ref:str) -> bool:
-    "Whether `answer` is `ref` wrapped in words: `ref`'s tokens as one contiguous run, every other token alphabetic."
+    """Whether `answer` is `ref` wrapped in words: `ref`'s tokens as one contiguous run, every other token alphabetic
+    (and, for a one-character `ref` such as a letter, none of them a single character: that is a list of letters)."""
     a, r = _tokens(answer), _tokens(ref)
     if not r or len(a) <= len(r) or all(x.isalpha() for x in r) and len(r) > 1: return False
+    one = len(r) == 1 and len(r[0]) == 1
     for i in range(len(a) - len(r) + 1):
-        if a[i:i + len(r)] == r and all(x.isalpha() for x in a[:i] + a[i + len(r):]): return True
+        rest = a[:i] + a[i + len(r):]
+        if a[i:i + len(r)] == r and all(x.isalpha() and not (one and len(x) == 1) for x in rest): return True
     return False
 
 def ladder_level(answer:str, refs) -> int|None:
