@@ -28,8 +28,8 @@ def contains_reference(answer:str, ref:str) -> bool:
     if not r or len(a) <= len(r) or all(x.isalpha() for x in r) and len(r) > 1: return False
     one = len(r) == 1 and len(r[0]) == 1
     for i in range(len(a) - len(r) + 1):
-        rest = a[:i] + a[i + len(r):]
-        if a[i:i + len(r)] == r and all(x.isalpha() and not (one and len(x) == 1) for x in rest): return True
+        if a[i:i + len(r)] != r: continue
+        if all(x.isalpha() and not (one and len(x) == 1) for x in a[:i] + a[i + len(r):]): return True
     return False
 
 def ladder_level(answer:str, refs) -> int|None:
