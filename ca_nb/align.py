@@ -228,7 +228,7 @@ def implicit_margin(model, ref_model, tokenizer, pairs_ds, beta:float=0.1, n:int
 @dataclass
 class AlignConfig:
     "Stage 2 as a whole: candidates, rewards, pairs, training."
-    reward: str = 'ladder'  # self-reward: ladder (the paper's) or likelihood (judge-free)
+    reward: str = 'ladder'  # self-reward: ladder (the paper's), reference (its exact and containment rungs, no judge) or likelihood
     wordings: str = 'train'  # wordings stage 2 samples and pairs under: 'train' (the paper's), 'rules' or a paraphrase file
     sample: SampleConfig = field(default_factory=SampleConfig)  # the candidate answers
     pairs: PairConfig = field(default_factory=PairConfig)  # the preference pairs

@@ -12,6 +12,7 @@ from .models import load_model, load_tokenizer, seed_everything
 from .generate import HttpEngine
 from .metrics import EvalConfig, evaluate
 from .sft import IASFTConfig, sft_dataset, train_sft, train_base, throughput
+from .reward import REWARD_KINDS
 from .align import AlignConfig, CATConfig, PairConfig, SampleConfig, run_alignment
 from .pipeline import StudyConfig, get_preset, run_info, save_run_info, run_study
 from .analysis import write_report
@@ -69,11 +70,17 @@ def command(description:str) -> argparse.ArgumentParser:
     p.add_argument('--debug', action='store_true', help='show the whole traceback of an error')
     return p
 
+def _end_distributed():
+    "Under `torchrun`: wait for every rank, then leave the process group (left to interpreter exit, its threads can abort a rank)."
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized(): dist.barrier(); dist.destroy_process_group()
+
 def main(parser, run, argv=None):
     "Parse `argv` and call `run(args)`; errors become one line on stderr and a non-zero exit status."
     args = parser.parse_args(argv)
     hf_logging.disable_progress_bar()  # transformers' weight-loading bars; ca_nb's own bars stay
-    try: return run(args)
+    try:
+        r = run(args); _end_distributed(); return r
     except KeyboardInterrupt:
         print("interrupted: rerun the same command (with --resume where it has one) to continue", file=sys.stderr); sys.exit(130)
     except (ValueError, OSError, ModuleNotFoundError, KeyError) as e:
@@ -220,7 +227,7 @@ def _align(args):
     a = pr.align
     cfg = AlignConfig(args.reward or a.reward, args.stage2_wordings or a.wordings, replace(a.sample, **given(args, SampleConfig)),
                       replace(a.pairs, **given(args, PairConfig)).check(), replace(a.cat, **given(args, CATConfig)))
-    if cfg.reward not in ('ladder', 'likelihood'): raise ValueError(f"--reward {cfg.reward!r}: expected ladder or likelihood")
+    if cfg.reward not in REWARD_KINDS: raise ValueError(f"--reward {cfg.reward!r}: expected one of {', '.join(REWARD_KINDS)}")
     device, dtype = _device(args)
     r = run_alignment(args.model, load_tasks(data), out, cfg, out, args.lora, args.seed, args.resume, pr.threads,
                       device=device, dtype=dtype, engine=args.engine)

@@ -13,7 +13,7 @@ from .tinylm import TinyConfig
 from .judges import JUDGES, judge_for
 from .metrics import EvalConfig, evaluate, compare_stages
 from .sft import IASFTConfig, TINY_BASE, TINY_IA_SFT, TINY_DATA, sft_dataset, train_sft, train_base
-from .reward import judge_examples
+from .reward import judge_examples, REWARD_KINDS
 from .align import AlignConfig, CATConfig, PairConfig, SampleConfig, run_alignment
 
 # %% auto #0
@@ -70,7 +70,7 @@ class StudyConfig:
     model: str|None = None  # start from this model (folder, Hub id, GGUF file, 'smollm2') instead of training a tiny base
     lora: bool = False  # train LoRA adapters instead of all weights
     n_variants: int|None = None  # IA-SFT wordings per training instance (None: the preset's)
-    reward: str = 'ladder'  # self-reward: ladder (the paper's) or likelihood (judge-free)
+    reward: str = 'ladder'  # self-reward: ladder (the paper's), reference (its exact and containment rungs, no judge) or likelihood
     pairs: PairConfig = field(default_factory=PairConfig)  # how stage-2 pairs are mined
     lam: float|None = None  # weight of the SFT term in CAT (None: the preset's)
     stage2_wordings: str = 'train'  # stage 2 samples under: 'train' (the paper's), 'rules' (new rule paraphrases) or a paraphrase file
@@ -87,7 +87,7 @@ class StudyConfig:
         "Raise a clear error naming the option when a value cannot work (before any work starts)."
         get_preset(self.preset)
         self.data_config().check(); self.pairs.check()
-        if self.reward not in ('ladder', 'likelihood'): raise ValueError(f"--reward {self.reward!r}: expected ladder or likelihood")
+        if self.reward not in REWARD_KINDS: raise ValueError(f"--reward {self.reward!r}: expected one of {', '.join(REWARD_KINDS)}")
         if self.stage2_wordings not in ('train', 'rules') and not os.path.isfile(self.stage2_wordings):
             raise ValueError(f"--stage2-wordings {self.stage2_wordings!r}: expected 'train', 'rules' or an existing paraphrase file")
         if self.judge not in JUDGES: raise ValueError(f"--judge {self.judge!r}: expected one of {', '.join(JUDGES)}")

@@ -14,9 +14,10 @@ from .judges import (TYPE_LABELS, CORRECT_LABELS, JudgePrompts, judge_prompt, ju
 from .metrics import is_correct
 
 # %% auto #0
-__all__ = ['contains_reference', 'ladder_level', 'combine_verdicts', 'label_token_ids', 'label_probs', 'judge_confusion',
-           'judge_accuracy', 'ladder_judge_confusion', 'partial_answer', 'judge_examples', 'completion_logprobs',
-           'ladder_rewards', 'likelihood_rewards', 'self_rewards', 'judge_items']
+__all__ = ['REWARD_KINDS', 'contains_reference', 'ladder_level', 'combine_verdicts', 'label_token_ids', 'label_probs',
+           'judge_confusion', 'judge_accuracy', 'ladder_judge_confusion', 'partial_answer', 'judge_examples',
+           'completion_logprobs', 'ladder_rewards', 'reference_rewards', 'likelihood_rewards', 'self_rewards',
+           'judge_items']
 
 # %% ../nbs/07_self_reward.ipynb #535a26f0
 def _tokens(text:str) -> list: return re.findall(r"\w+|[^\w\s]", normalize(text))
@@ -163,6 +164,8 @@ def completion_logprobs(model, tokenizer, prompts, completions, batch_size:int=6
     return np.array(out)
 
 # %% ../nbs/07_self_reward.ipynb #7689c861
+REWARD_KINDS = ('ladder', 'reference', 'likelihood')  # the paper's; its reference rungs only (no judge); judge-free agreement
+
 def _reward_key(fp, kind, it): return stable_hash(fp, kind, it['instruction'], it['input'], it['answer'], it.get('refs'),
                                                   it.get('other_prompts') if kind == 'likelihood' else None)
 
@@ -184,6 +187,10 @@ def ladder_rewards(model, tokenizer, items, prompts:JudgePrompts|None=None, batc
                                                               'correctness': dict(zip(CORRECT_LABELS, map(float, c)))})
     return out
 
+def reference_rewards(items) -> list:
+    "The ladder's reference rungs alone: 6 exact, 5 containment, 0 for every other answer (no judge is asked)."
+    return [dict(reward=float(l), level=l, probs=None) for l in (ladder_level(it['answer'], it['refs']) or 0 for it in items)]
+
 def likelihood_rewards(model, tokenizer, items, batch_size:int=64) -> list:
     "Mean length-normalised log-likelihood of each answer under its item's `other_prompts`."
     flat = [(i, p) for i, it in enumerate(items) for p in it['other_prompts']]
@@ -194,9 +201,9 @@ def likelihood_rewards(model, tokenizer, items, batch_size:int=64) -> list:
 
 def self_rewards(model, tokenizer, items, kind:str='ladder', cache:str|None=None, prompts:JudgePrompts|None=None,
                  batch_size:int=64, chunk:int=512, progress:bool=True) -> list:
-    "Score `items` with the `kind` self-reward ('ladder' or 'likelihood'), cached in the JSONL `cache`."
+    "Score `items` with the `kind` self-reward (one of `REWARD_KINDS`), cached in the JSONL `cache`."
     from tqdm.auto import tqdm
-    if kind not in ('ladder', 'likelihood'): raise ValueError(f"reward kind {kind!r}: expected 'ladder' or 'likelihood'")
+    if kind not in REWARD_KINDS: raise ValueError(f"reward kind {kind!r}: expected one of {', '.join(REWARD_KINDS)}")
     fp = model_fingerprint(model)
     keys = [_reward_key(fp, kind, it) for it in items]
     with JsonlCache(cache) as store:
@@ -205,7 +212,7 @@ def self_rewards(model, tokenizer, items, kind:str='ladder', cache:str|None=None
             idx = todo[b:b + chunk]
             part = [items[i] for i in idx]
             scores = (ladder_rewards(model, tokenizer, part, prompts, batch_size) if kind == 'ladder'
-                      else likelihood_rewards(model, tokenizer, part, batch_size))
+                      else reference_rewards(part) if kind == 'reference' else likelihood_rewards(model, tokenizer, part, batch_size))
             store.add([dict(key=keys[i], kind=kind, **{k: v for k, v in items[i].items() if k != 'other_prompts'}, **s)
                        for i, s in zip(idx, scores)])
         return [store[k] for k in keys]
