@@ -73,6 +73,8 @@ class StudyConfig:
     reward: str = 'ladder'  # self-reward: ladder (the paper's), reference (its exact and containment rungs, no judge) or likelihood
     pairs: PairConfig = field(default_factory=PairConfig)  # how stage-2 pairs are mined
     lam: float|None = None  # weight of the SFT term in CAT (None: the preset's)
+    cat_lr: float|None = None  # CAT's peak learning rate (None: the preset's)
+    cat_steps: int|None = None  # CAT's optimiser steps (None: the preset's)
     stage2_wordings: str = 'train'  # stage 2 samples under: 'train' (the paper's), 'rules' (new rule paraphrases) or a paraphrase file
     judge_data: bool|None = None  # add judging examples to IA-SFT (None: for the tiny models)
     judge: str = 'auto'  # answer equivalence: auto, exact, chat (extracted answers; auto for chat models) or rougeL
@@ -91,10 +93,11 @@ class StudyConfig:
         if self.stage2_wordings not in ('train', 'rules') and not os.path.isfile(self.stage2_wordings):
             raise ValueError(f"--stage2-wordings {self.stage2_wordings!r}: expected 'train', 'rules' or an existing paraphrase file")
         if self.judge not in JUDGES: raise ValueError(f"--judge {self.judge!r}: expected one of {', '.join(JUDGES)}")
-        for k in ('n_variants', 'n_eval_instances'):
+        for k in ('n_variants', 'n_eval_instances', 'cat_steps'):
             v = getattr(self, k)
             if v is not None and v < 1: raise ValueError(f"--{k.replace('_', '-')} {v}: expected 1 or more")
         if self.lam is not None and self.lam < 0: raise ValueError(f"--lam {self.lam}: expected 0 or more")
+        if self.cat_lr is not None and not self.cat_lr > 0: raise ValueError(f"--cat-lr {self.cat_lr}: expected a positive learning rate")
         resolve_dtype(self.dtype, resolve_device(self.device))
         return self
 
@@ -109,7 +112,8 @@ class StudyConfig:
 
     def align_config(self) -> AlignConfig:
         a = get_preset(self.preset).align
-        cat = a.cat if self.lam is None else replace(a.cat, lam=self.lam)
+        given = dict(lam=self.lam, learning_rate=self.cat_lr, max_steps=self.cat_steps)
+        cat = replace(a.cat, **{k: v for k, v in given.items() if v is not None})
         return replace(a, reward=self.reward, wordings=self.stage2_wordings, pairs=self.pairs, cat=cat)
 
     def eval_config(self) -> EvalConfig:
@@ -165,6 +169,7 @@ def run_study(cfg:StudyConfig,  # the study
     if os.path.exists(os.path.join(out, 'config.json')):
         if not resume: raise FileExistsError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
         old = json.load(open(os.path.join(out, 'config.json')))
+        old = {**{k: v for k, v in asdict(StudyConfig()).items() if k not in old}, **old}  # options added since: their defaults
         if old != config: raise ValueError(f"{out}/config.json was made with other options: {', '.join(differences(old, config))}")
     write_json(os.path.join(out, 'config.json'), config)
     seed, judge_data = cfg.seed, (cfg.data_config().tasks == 'mini' and cfg.model is None) if cfg.judge_data is None else cfg.judge_data
@@ -211,7 +216,8 @@ def run_study(cfg:StudyConfig,  # the study
     t0 = time.time(); cat_dir = os.path.join(out, 'cat')
     if not stage_done(out, 'cat'):
         run_alignment(sft_dir, ts, cat_dir, cfg.align_config(), out, cfg.lora, seed, resume, threads, progress, log, cfg.device, cfg.dtype)
-        save_run_info(cat_dir, **info, stage='cat', reward=cfg.reward, pairs=cfg.pairs.strategy, lam=cfg.align_config().cat.lam)
+        save_run_info(cat_dir, **info, stage='cat', reward=cfg.reward, pairs=cfg.pairs.strategy, lam=cfg.align_config().cat.lam,
+                      learning_rate=cfg.align_config().cat.learning_rate, max_steps=cfg.align_config().cat.max_steps)
     stages['cat'] = stage_eval('cat', cat_dir); times['cat'] = time.time() - t0
     log(f"[cat] CR {stages['cat']['cr']:.3f} accuracy {stages['cat']['accuracy']:.3f}")
 
@@ -250,7 +256,7 @@ def run_ablation(run:str,  # a finished run folder
     "Re-run a finished study with `changes`, reusing the stages they do not affect."
     cfg = study_config(run)
     bad = set(changes) - {f.name for f in fields(StudyConfig)} | set(changes) & {'preset', 'seed', 'data', 'model', 'lora', 'judge', 'n_eval_instances', 'device', 'dtype'}
-    if bad: raise ValueError(f"run_ablation: cannot change {sorted(bad)}: expected stage-1 or stage-2 options (n_variants, reward, pairs, lam, judge_data)")
+    if bad: raise ValueError(f"run_ablation: cannot change {sorted(bad)}: expected stage-1 or stage-2 options (n_variants, reward, pairs, lam, cat_lr, cat_steps, stage2_wordings, judge_data)")
     new = replace(cfg, **changes)
     out = os.path.join(run, 'ablations', name)
     keep = ['base'] if set(changes) & set(STAGE1_FIELDS + ('judge_data',)) else ['base', 'ia_sft']

@@ -22,6 +22,8 @@ def test_resume_skips_finished_stages(tmp_path):
     import shutil
     run = str(tmp_path / 'r'); shutil.copytree(cached_run('tiny'), run)
     shutil.rmtree(os.path.join(run, 'eval', 'cat'))   # as if killed during the last evaluation
+    cfg = json.load(open(os.path.join(run, 'config.json')))
+    json.dump({k: v for k, v in cfg.items() if k not in ('cat_lr', 'cat_steps')}, open(os.path.join(run, 'config.json'), 'w'))  # a run from before these options
     stamp = {s: os.path.getmtime(os.path.join(run, s, 'ca_nb_run.json')) for s in STAGES}
     logs = []
     t = time.time(); run_study(StudyConfig('tiny', 0), run, resume=True, progress=False, log=logs.append)
