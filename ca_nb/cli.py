@@ -12,7 +12,7 @@ from .models import load_model, load_tokenizer, seed_everything
 from .generate import HttpEngine
 from .metrics import EvalConfig, evaluate
 from .sft import IASFTConfig, sft_dataset, train_sft, train_base, throughput
-from .reward import REWARD_KINDS
+from .reward import check_reward_kind
 from .align import AlignConfig, CATConfig, PairConfig, SampleConfig, run_alignment
 from .pipeline import StudyConfig, get_preset, run_info, save_run_info, run_study
 from .analysis import write_report
@@ -227,7 +227,7 @@ def _align(args):
     a = pr.align
     cfg = AlignConfig(args.reward or a.reward, args.stage2_wordings or a.wordings, replace(a.sample, **given(args, SampleConfig)),
                       replace(a.pairs, **given(args, PairConfig)).check(), replace(a.cat, **given(args, CATConfig)))
-    if cfg.reward not in REWARD_KINDS: raise ValueError(f"--reward {cfg.reward!r}: expected one of {', '.join(REWARD_KINDS)}")
+    check_reward_kind(cfg.reward)
     device, dtype = _device(args)
     r = run_alignment(args.model, load_tasks(data), out, cfg, out, args.lora, args.seed, args.resume, pr.threads,
                       device=device, dtype=dtype, engine=args.engine)

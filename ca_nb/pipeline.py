@@ -13,7 +13,7 @@ from .tinylm import TinyConfig
 from .judges import JUDGES, judge_for
 from .metrics import EvalConfig, evaluate, compare_stages
 from .sft import IASFTConfig, TINY_BASE, TINY_IA_SFT, TINY_DATA, sft_dataset, train_sft, train_base
-from .reward import judge_examples, REWARD_KINDS
+from .reward import judge_examples, check_reward_kind
 from .align import AlignConfig, CATConfig, PairConfig, SampleConfig, run_alignment
 
 # %% auto #0
@@ -89,7 +89,7 @@ class StudyConfig:
         "Raise a clear error naming the option when a value cannot work (before any work starts)."
         get_preset(self.preset)
         self.data_config().check(); self.pairs.check()
-        if self.reward not in REWARD_KINDS: raise ValueError(f"--reward {self.reward!r}: expected one of {', '.join(REWARD_KINDS)}")
+        check_reward_kind(self.reward)
         if self.stage2_wordings not in ('train', 'rules') and not os.path.isfile(self.stage2_wordings):
             raise ValueError(f"--stage2-wordings {self.stage2_wordings!r}: expected 'train', 'rules' or an existing paraphrase file")
         if self.judge not in JUDGES: raise ValueError(f"--judge {self.judge!r}: expected one of {', '.join(JUDGES)}")
@@ -216,8 +216,9 @@ def run_study(cfg:StudyConfig,  # the study
     t0 = time.time(); cat_dir = os.path.join(out, 'cat')
     if not stage_done(out, 'cat'):
         run_alignment(sft_dir, ts, cat_dir, cfg.align_config(), out, cfg.lora, seed, resume, threads, progress, log, cfg.device, cfg.dtype)
-        save_run_info(cat_dir, **info, stage='cat', reward=cfg.reward, pairs=cfg.pairs.strategy, lam=cfg.align_config().cat.lam,
-                      learning_rate=cfg.align_config().cat.learning_rate, max_steps=cfg.align_config().cat.max_steps)
+        cat = cfg.align_config().cat
+        save_run_info(cat_dir, **info, stage='cat', reward=cfg.reward, pairs=cfg.pairs.strategy, lam=cat.lam,
+                      learning_rate=cat.learning_rate, max_steps=cat.max_steps)
     stages['cat'] = stage_eval('cat', cat_dir); times['cat'] = time.time() - t0
     log(f"[cat] CR {stages['cat']['cr']:.3f} accuracy {stages['cat']['accuracy']:.3f}")
 

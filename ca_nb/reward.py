@@ -16,8 +16,8 @@ from .metrics import is_correct
 # %% auto #0
 __all__ = ['REWARD_KINDS', 'contains_reference', 'ladder_level', 'combine_verdicts', 'label_token_ids', 'label_probs',
            'judge_confusion', 'judge_accuracy', 'ladder_judge_confusion', 'partial_answer', 'judge_examples',
-           'completion_logprobs', 'ladder_rewards', 'reference_rewards', 'likelihood_rewards', 'self_rewards',
-           'judge_items']
+           'completion_logprobs', 'check_reward_kind', 'ladder_rewards', 'reference_rewards', 'likelihood_rewards',
+           'self_rewards', 'judge_items']
 
 # %% ../nbs/07_self_reward.ipynb #535a26f0
 def _tokens(text:str) -> list: return re.findall(r"\w+|[^\w\s]", normalize(text))
@@ -166,6 +166,11 @@ def completion_logprobs(model, tokenizer, prompts, completions, batch_size:int=6
 # %% ../nbs/07_self_reward.ipynb #7689c861
 REWARD_KINDS = ('ladder', 'reference', 'likelihood')  # the paper's; its reference rungs only (no judge); judge-free agreement
 
+def check_reward_kind(kind:str) -> str:
+    "`kind` when it is one of `REWARD_KINDS`, else a one-line error naming the option."
+    if kind not in REWARD_KINDS: raise ValueError(f"--reward {kind!r}: expected one of {', '.join(REWARD_KINDS)}")
+    return kind
+
 def _reward_key(fp, kind, it): return stable_hash(fp, kind, it['instruction'], it['input'], it['answer'], it.get('refs'),
                                                   it.get('other_prompts') if kind == 'likelihood' else None)
 
@@ -203,7 +208,7 @@ def self_rewards(model, tokenizer, items, kind:str='ladder', cache:str|None=None
                  batch_size:int=64, chunk:int=512, progress:bool=True) -> list:
     "Score `items` with the `kind` self-reward (one of `REWARD_KINDS`), cached in the JSONL `cache`."
     from tqdm.auto import tqdm
-    if kind not in REWARD_KINDS: raise ValueError(f"reward kind {kind!r}: expected one of {', '.join(REWARD_KINDS)}")
+    check_reward_kind(kind)
     fp = model_fingerprint(model)
     keys = [_reward_key(fp, kind, it) for it in items]
     with JsonlCache(cache) as store:
