@@ -7,7 +7,8 @@ from __future__ import annotations
 import fcntl, hashlib, json, os
 
 # %% auto #0
-__all__ = ['stable_hash', 'sha256_file', 'write_json', 'read_jsonl', 'open_append', 'JsonlCache', 'cache_dir', 'cached_build']
+__all__ = ['stable_hash', 'sha256_file', 'write_json', 'read_json', 'read_jsonl', 'open_append', 'JsonlCache', 'cache_dir',
+           'cached_build']
 
 # %% ../nbs/00_files.ipynb #744df641
 def stable_hash(*parts, n:int=16) -> str:
@@ -27,6 +28,14 @@ def write_json(path, obj):
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, 'w', encoding='utf-8') as f: json.dump(obj, f, indent=1, sort_keys=True)
     os.replace(tmp, path)
+
+def read_json(path, missing=None):
+    "A JSON file's content (`missing` when there is no such file); a damaged file is named with its line."
+    if not os.path.exists(path): return missing
+    try:
+        with open(path, encoding='utf-8') as f: return json.load(f)
+    except json.JSONDecodeError as e: raise ValueError(f"{path}: line {e.lineno}: malformed JSON ({e.msg})") from None
+    except UnicodeDecodeError as e: raise ValueError(f"{path}: byte {e.start}: not UTF-8 text (expected a JSON file)") from None
 
 # %% ../nbs/00_files.ipynb #ae27212b
 def read_jsonl(path) -> list:

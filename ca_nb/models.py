@@ -12,7 +12,7 @@ from .files import cache_dir, sha256_file, write_json
 
 # %% auto #0
 __all__ = ['TEMPLATE_VARS', 'DEVICES', 'DTYPES', 'MANIFEST', 'REGISTERED', 'user_message', 'render_chat', 'render_prompt',
-           'seed_everything', 'resolve_device', 'resolve_dtype', 'device_settings', 'conversion_problem',
+           'seed_everything', 'resolve_device', 'resolve_dtype', 'device_settings', 'RunContext', 'conversion_problem',
            'convert_gguf', 'gguf_folder', 'PackagedModel', 'model_available', 'skip_reason', 'packaged_file',
            'ModelError', 'resolve_model_path', 'ModelInfo', 'LoadedModel', 'model_info', 'load_model', 'load_tokenizer',
            'model_fingerprint']
@@ -70,6 +70,35 @@ def device_settings(device:str, dtype:str='auto', bf16_supported:bool|None=None)
         bf16 = dtype == 'bfloat16' or dtype == 'auto' and ok
         return dict(use_cpu=False, bf16=bf16, fp16=dtype == 'float16')
     return dict(use_cpu=device == 'cpu', bf16=False, fp16=False)
+
+# %% ../nbs/02_models.ipynb #5f2a52cf
+@dataclass
+class RunContext:
+    "How a job runs: seed, device, dtype, CPU threads, resume, progress bars, log."
+    seed: int = 0  # random seed
+    device: str = 'auto'  # cpu, cuda, mps or auto (CUDA where present, else the CPU); resolved when the context is made
+    dtype: str = 'auto'  # float32, bfloat16, float16 or auto (bfloat16 on a CUDA device that supports it, else float32)
+    threads: int|None = None  # torch CPU threads, applied on the CPU only (None: torch's default)
+    resume: bool = False  # continue what an interrupted run left (checkpoints, caches)
+    progress: bool = True  # show progress bars
+    log: object = print  # where messages go (a callable taking one string)
+
+    def __post_init__(self):
+        self.device = resolve_device(self.device)
+        if self.dtype not in DTYPES: raise ValueError(f"--dtype {self.dtype!r}: expected one of {', '.join(DTYPES)}")
+
+    @property
+    def cpu_threads(self) -> int|None:
+        "The thread cap where it applies: on the CPU; None elsewhere."
+        return self.threads if self.device == 'cpu' else None
+
+    def seed_all(self, seed:int|None=None):
+        "Seed everything (with this context's seed, or `seed`) and apply the CPU thread cap."
+        seed_everything(self.seed if seed is None else seed, self.cpu_threads)
+
+    def trainer_settings(self) -> dict:
+        "The trainer's device switches (`device_settings`) for this context."
+        return device_settings(self.device, self.dtype)
 
 # %% ../nbs/02_models.ipynb #5a5762d3
 MANIFEST = 'ca_nb_gguf.json'  # sha256 of every converted file and of the source GGUF
