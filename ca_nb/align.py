@@ -14,13 +14,14 @@ from .files import write_json
 from .text import normalize, char_similarity
 from .tasks import records, DataError
 from .data import load_paraphrases
-from .models import render_prompt, seed_everything, load_model, model_info, resolve_device
+from .runs import RunPaths
+from .models import render_prompt, load_model, model_info, RunContext
 from .generate import generate, GenConfig, HttpEngine
 from .judges import judge_prompts_for, judge_for
 from .metrics import is_correct
-from .reward import self_rewards, completion_logprobs, ladder_judge_confusion
+from .reward import self_rewards, completion_logprobs, ladder_judge_confusion, check_reward_kind
 from .paraphrase import rule_paraphrases
-from .sft import lora_config, last_checkpoint, run_args, fit_max_length, _post_init
+from .sft import TrainingDefaults, lora_config, prepare_training, fit
 
 # %% auto #0
 __all__ = ['WORDINGS', 'SampleConfig', 'sample_candidates', 'fresh_wordings', 'score_candidates', 'PairConfig', 'build_pairs',
@@ -168,8 +169,8 @@ def pair_warnings(q:dict, min_pairs:int=20) -> list:
 
 # %% ../nbs/08_alignment.ipynb #8a0bf85a
 @dataclass
-class CATConfig(DPOConfig):
-    "TRL's `DPOConfig` with this project's defaults and the λ of the SFT term."
+class CATConfig(TrainingDefaults, DPOConfig):
+    "TRL's `DPOConfig` with this project's defaults (`TrainingDefaults`) and the λ of the SFT term."
     lam: float = field(default=1.0, metadata={'help': 'weight of the SFT term (the paper\'s λ)'})
     loss_type: list = field(default_factory=lambda: ['sigmoid', 'sft'])  # preference loss + SFT on the chosen answer
     learning_rate: float = 2e-4  # peak learning rate
@@ -177,21 +178,17 @@ class CATConfig(DPOConfig):
     precompute_ref_log_probs: bool = True  # the reference's log-probabilities once per pair, before training: no second model copy
     max_steps: int = 16  # optimiser steps
     per_device_train_batch_size: int = 32  # pairs per batch (per device)
-    lr_scheduler_type: str = 'cosine'  # learning-rate schedule
-    warmup_steps: int|None = None  # warm-up steps (None: 5% of max_steps)
-    logging_steps: int|None = None  # log every this many steps (None: max_steps/25)
-    save_steps: int|None = None  # checkpoint every this many steps (None: max_steps/4, at least 25)
-    save_total_limit: int = 1  # checkpoints kept
-    use_cpu: bool|None = None  # None: the CPU only where no CUDA device is present
-    bf16: bool|None = None  # None: bf16 on a CUDA device that supports it
-    activation_checkpointing: bool = False  # recompute activations in the backward pass
-    gradient_checkpointing: bool|None = None  # the deprecated name of activation_checkpointing
-    report_to: str = 'none'  # no remote experiment tracking
-    dataloader_num_workers: int = 0  # data loading in the training process
-    max_length: int|None = None  # longest prompt + answer in tokens (None: the longest pair of the data)
+
     def __post_init__(self):
         self.loss_weights = [1.0, self.lam]
-        _post_init(self, super().__post_init__)
+        super().__post_init__()
+
+    def check(self):
+        "Refuse values that cannot work, naming the option."
+        if self.lam < 0: raise ValueError(f"--lam {self.lam}: expected 0 or more")
+        if self.max_steps < 1: raise ValueError(f"--max-steps {self.max_steps}: expected 1 or more")
+        if not self.learning_rate > 0: raise ValueError(f"--learning-rate {self.learning_rate}: expected a positive learning rate")
+        return self
 
 def pairs_dataset(pairs):
     "Pairs as a `datasets.Dataset` in TRL's preference format (answers start with a space)."
@@ -202,20 +199,16 @@ def pairs_dataset(pairs):
 def train_cat(model, tokenizer, pairs_ds,
               out:str,  # folder for the aligned model (or adapter), tokenizer, train_log.json and checkpoints
               cfg:CATConfig|None=None,  # the training config
+              ctx:RunContext|None=None,  # seed, device, threads, resume, progress, log
               ref_model=None,  # the frozen reference (None: a copy of `model`, or the adapter switched off under LoRA)
-              lora:bool=False, seed:int=0, resume:bool=False, threads:int|None=None, progress:bool=True,
-              device:str='auto', dtype:str='auto'):  # as `train_sft`'s
-    "Consistency alignment training on preference pairs; saves the model (or adapter) and tokenizer in `out`."
-    args = fit_max_length(run_args(cfg or CATConfig(), out, seed, progress, device, dtype), model, tokenizer, pairs_ds)
-    seed_everything(seed, threads if args.use_cpu else None)
+              lora:bool=False):  # train a LoRA adapter instead of all weights
+    "Consistency alignment training on preference pairs; saves the model (or adapter) and tokenizer in `out` (the setup and tail are stage 1's)."
+    ctx = ctx or RunContext()
+    args = prepare_training(cfg or CATConfig(), model, tokenizer, pairs_ds, out, ctx)
     tr = DPOTrainer(model=model, ref_model=None if lora else ref_model, args=args,
                     train_dataset=pairs_ds.select_columns(['prompt', 'chosen', 'rejected']), processing_class=tokenizer,
                     peft_config=lora_config() if lora else None)
-    tr.train(resume_from_checkpoint=last_checkpoint(out) if resume else None)
-    if tr.accelerator.is_main_process:
-        tr.save_model(out); tokenizer.save_pretrained(out)
-        write_json(os.path.join(out, 'train_log.json'), tr.state.log_history)
-    return tr
+    return fit(tr, tokenizer, out, ctx)
 
 def implicit_margin(model, ref_model, tokenizer, pairs_ds, beta:float=0.1, n:int=256) -> float:
     "Mean DPO implicit reward margin β·[(log π − log π_ref)(chosen) − (log π − log π_ref)(rejected)] over pairs."
@@ -234,41 +227,49 @@ class AlignConfig:
     pairs: PairConfig = field(default_factory=PairConfig)  # the preference pairs
     cat: CATConfig = field(default_factory=CATConfig)  # the training
 
+    def check(self):
+        "Refuse, naming the option, any part that cannot work (before any work starts)."
+        check_reward_kind(self.reward)
+        if self.wordings not in ('train', 'rules') and not os.path.isfile(str(self.wordings)):
+            raise ValueError(f"--stage2-wordings {self.wordings!r}: expected {WORDINGS}")
+        self.pairs.check(); self.cat.check()
+        return self
+
 def run_alignment(sft_dir:str,  # the stage-1 model folder
                   tasks,  # `Task`s (their train split is sampled)
                   out:str,  # folder for the aligned model
                   cfg:AlignConfig|None=None,  # what stage 2 does
+                  ctx:RunContext|None=None,  # seed, device, dtype, threads, resume, progress, log
                   work:str|None=None,  # folder for responses/, rewards.jsonl, pairs (default: `out`)
-                  lora:bool=False, seed:int=0, resume:bool=False, threads:int|None=None, progress:bool=True, log=print,
-                  device:str='auto', dtype:str='auto',
+                  lora:bool=False,  # train a LoRA adapter on the stage-1 model
                   engine:str|None=None,  # sample the candidates from this OpenAI-compatible server (serving the stage-1 model)
                  ) -> dict:
     "Stage 2 from the stage-1 model in `sft_dir`: sample, score, pair, train; returns a summary."
-    cfg = cfg or AlignConfig(); work = work or out
-    cfg.pairs.check()
-    state = PartialState(cpu=resolve_device(device) == 'cpu')  # one process, or one rank of `torchrun` / `accelerate launch`
+    cfg, ctx = (cfg or AlignConfig()).check(), ctx or RunContext()
+    paths = RunPaths(work or out)
+    state = PartialState(cpu=ctx.device == 'cpu')  # one process, or one rank of `torchrun` / `accelerate launch`
     main = state.is_main_process
-    tasks = fresh_wordings(tasks, cfg.wordings, seed)
-    m, tok, _ = load_model(sft_dir, dtype, device); seed_everything(seed, threads if m.device.type == 'cpu' else None)
+    tasks = fresh_wordings(tasks, cfg.wordings, ctx.seed)
+    m, tok, _ = load_model(sft_dir, ctx.dtype, ctx.device); ctx.seed_all()
     with state.main_process_first():  # the main process samples and scores; the other ranks then read its caches
         sampler = HttpEngine(engine, config=m.config) if engine else m
-        recs = sample_candidates(sampler, tok, tasks, cfg.sample, seed, os.path.join(work, 'responses'), progress and main)
-        scored = score_candidates(m, tok, recs, cfg.reward, os.path.join(work, 'rewards.jsonl'), progress=progress and main)
-    prs = build_pairs(scored, cfg.pairs, seed=seed)
+        recs = sample_candidates(sampler, tok, tasks, cfg.sample, ctx.seed, paths.samples_dir, ctx.progress and main)
+        scored = score_candidates(m, tok, recs, cfg.reward, paths.rewards_file, progress=ctx.progress and main)
+    prs = build_pairs(scored, cfg.pairs, seed=ctx.seed)
     judge = judge_for('auto', model_info(m, tok).family)
     quality, confusion = pair_quality(prs, judge), ladder_judge_confusion(scored, judge)
     ds = pairs_dataset(prs)
     if main:
-        write_json(os.path.join(work, 'pair_quality.json'), dict(pairs=quality, judge=confusion))
-        for w in pair_warnings(quality): log(f"[cat] warning: {w}")
+        write_json(paths.pair_quality_file, dict(pairs=quality, judge=confusion))
+        for w in pair_warnings(quality): ctx.log(f"[cat] warning: {w}")
         if confusion['n'] and not confusion['better_than_majority']:
-            log(f"[cat] warning: the model as judge agrees with the truth on {confusion['accuracy']:.2f} of the {confusion['n']} "
-                f"answers it scored, no better than always giving the majority verdict ({confusion['majority']:.2f})")
-        ds.save_to_disk(os.path.join(work, 'pairs'))
-        with open(os.path.join(work, 'pairs.jsonl'), 'w') as f:
+            ctx.log(f"[cat] warning: the model as judge agrees with the truth on {confusion['accuracy']:.2f} of the {confusion['n']} "
+                    f"answers it scored, no better than always giving the majority verdict ({confusion['majority']:.2f})")
+        ds.save_to_disk(paths.pairs_dataset)
+        with open(paths.pairs_file, 'w') as f:
             for r in prs: f.write(json.dumps(r) + "\n")
-        log(f"[cat] {len(scored)} scored answers ({cfg.reward}), {len(prs)} {cfg.pairs.strategy} pairs; {cfg.cat.max_steps} steps, "
-            f"β={cfg.cat.beta}, λ={cfg.cat.lam}")
+        ctx.log(f"[cat] {len(scored)} scored answers ({cfg.reward}), {len(prs)} {cfg.pairs.strategy} pairs; {cfg.cat.max_steps} steps, "
+                f"β={cfg.cat.beta}, λ={cfg.cat.lam}")
     state.wait_for_everyone()
     del m  # sampling and scoring are done: training starts from float32 weights (a GPU trains them in mixed precision)
     m, tok, _ = load_model(sft_dir)
@@ -279,12 +280,11 @@ def run_alignment(sft_dir:str,  # the stage-1 model folder
     if cat.precompute_ref_log_probs and state.num_processes > 1:  # TRL's precompute caches its dataset per process: not across ranks
         cat = replace(cat, precompute_ref_log_probs=False)
     ref = None if lora or cat.precompute_ref_log_probs else load_model(sft_dir).model  # a copy only when it is needed
-    tr = train_cat(m, tok, ds, out, cat, ref, lora=lora, seed=seed, resume=resume, threads=threads, progress=progress,
-                   device=device, dtype=dtype)
+    tr = train_cat(m, tok, ds, out, cat, ctx, ref, lora)
     if stacked and tr.accelerator.is_main_process:  # the new adapter's base is the stage-1 adapter folder, relative so that a copied run still loads
         cfg_path = os.path.join(out, 'adapter_config.json'); acfg = json.load(open(cfg_path))
         acfg['base_model_name_or_path'] = os.path.relpath(os.path.abspath(sft_dir), os.path.abspath(out))
         write_json(cfg_path, acfg)
     margins = [r['rewards/margins'] for r in tr.state.log_history if 'rewards/margins' in r]
     return dict(n_scored=len(scored), n_pairs=len(prs), margins=margins, pair_quality=quality, judge_confusion=confusion,
-                world_size=state.num_processes, main=main)
+                world_size=state.num_processes, main=main, health=tr.health)

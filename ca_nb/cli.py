@@ -4,21 +4,22 @@
 
 # %% ../nbs/11_cli.ipynb #fa60d811
 from __future__ import annotations
-import argparse, inspect, json, os, re, sys, time
-from dataclasses import fields, replace, MISSING
+import argparse, inspect, os, re, sys, time
+from dataclasses import asdict, fields, replace, MISSING
 from transformers.utils import logging as hf_logging
+from .files import write_json
 from .data import DataConfig, load_tasks
-from .models import load_model, load_tokenizer, seed_everything
+from .runs import EVAL_CONFIG, RunInfo, check_settings
+from .models import RunContext, load_model, load_tokenizer
 from .generate import HttpEngine
 from .metrics import EvalConfig, evaluate
-from .sft import IASFTConfig, sft_dataset, train_sft, train_base, throughput
-from .reward import check_reward_kind
+from .sft import TrainingDefaults, IASFTConfig, sft_dataset, train_sft, train_base, throughput
 from .align import AlignConfig, CATConfig, PairConfig, SampleConfig, run_alignment
-from .pipeline import StudyConfig, get_preset, run_info, save_run_info, run_study
-from .analysis import write_report
+from .pipeline import StudyConfig, get_preset, resolve, finish_stage, run_study
+from .report import write_report
 
 # %% auto #0
-__all__ = ['field_help', 'add_options', 'given', 'own_fields', 'command', 'main', 'out_folder', 'command_data', 'base_parser',
+__all__ = ['field_help', 'add_options', 'given', 'own_fields', 'command', 'main', 'out_folder', 'command_plan', 'base_parser',
            'base_cli', 'eval_parser', 'eval_cli', 'sft_parser', 'sft_cli', 'align_parser', 'align_cli', 'demo_parser',
            'demo_config', 'demo_cli']
 
@@ -60,8 +61,9 @@ def given(args, cls) -> dict:
             if getattr(args, opt, None) is not None}
 
 def own_fields(cls) -> list:
-    "The fields a project config declares itself (its options), plus `max_steps`."
-    return list(cls.__dict__.get('__annotations__', {})) + ['max_steps']
+    "A training config's options: the fields it and `TrainingDefaults` declare, plus `max_steps` (the device switches come from `--device`)."
+    names = list(cls.__dict__.get('__annotations__', {})) + list(TrainingDefaults.__annotations__) + ['max_steps']
+    return [n for n in dict.fromkeys(names) if n not in ('use_cpu', 'bf16', 'gradient_checkpointing')]
 
 # %% ../nbs/11_cli.ipynb #90462c56
 def command(description:str) -> argparse.ArgumentParser:
@@ -94,46 +96,39 @@ def out_folder(path:str) -> str:
     return path
 
 # %% ../nbs/11_cli.ipynb #423147fc
-def command_data(args, info:dict) -> DataConfig:
-    "The data of a command: the model's own run (or the preset's), with the options given."
-    base = DataConfig(**info['data']) if info.get('data') else get_preset(args.preset).data
-    return replace(base, seed=args.seed, **given(args, DataConfig)).check()
-
-def _setup(args):
-    "Run info, preset and seed of a command on `args.model` (defaults: the model's own run)."
-    if not args.model: raise ValueError("--model is required (see --help)")
-    info = run_info(args.model) if os.path.isdir(str(args.model)) else {}
-    args.preset = args.preset or info.get('preset', 'small'); p = get_preset(args.preset)
-    args.seed = info.get('seed', 0) if args.seed is None else args.seed
-    return info, p
-
 def _common(p, model=True):
     if model: p.add_argument('--model', help="the model: a folder (full model or LoRA adapter), a GGUF file, a Hub id (org/name) or 'smollm2'")
     p.add_argument('--preset', help="sizes and steps: tiny, small or real (default: the model's own, else small)")
     p.add_argument('--seed', type=int, help="random seed (default: the model's own, else 0)")
-    add_options(p, StudyConfig, ['device', 'dtype'], group='device')
+    add_options(p, RunContext, ['device', 'dtype'], group='device')
     add_options(p, DataConfig, [f.name for f in fields(DataConfig) if f.name != 'seed'], group='data')
     return p
 
-def _device(args):
-    "The command's device and dtype ('auto' unless given)."
-    return args.device or 'auto', args.dtype or 'auto'
+def command_plan(args, resume:bool=False, **overrides):
+    "The `StudyPlan` and `RunContext` of a stage command: the model's own run (else the preset's), with the options given."
+    if not args.model: raise ValueError("--model is required (see --help)")
+    info = RunInfo.read(args.model) if os.path.isdir(str(args.model)) else None
+    args.preset = args.preset or (info.preset if info else 'small')
+    args.seed = (info.seed if info else 0) if args.seed is None else args.seed
+    data = replace(info.data if info else get_preset(args.preset).data, **given(args, DataConfig))
+    plan = resolve(args.preset, args.seed, data, **overrides)
+    return plan, RunContext(args.seed, args.device or 'auto', args.dtype or 'auto', plan.threads, resume)
 
 # %% ../nbs/11_cli.ipynb #482122ba
 def base_parser():
     p = command("Train the tiny base model on canonical instructions only (the embedded suite) and save it.")
     p.add_argument('--preset', default='small', help='model and data sizes: tiny (seconds, for tests) or small (the demo)')
     p.add_argument('--seed', type=int, default=0, help='random seed')
-    p.add_argument('--resume', action='store_true', help='continue an interrupted run from its last checkpoint')
+    p.add_argument('--resume', action='store_true', help='continue an interrupted run from its last complete checkpoint')
     p.add_argument('--out', default='runs/base', help='folder to save the base model in')
-    add_options(p, StudyConfig, ['device'], group='device')
+    add_options(p, RunContext, ['device'], group='device')
     return p
 
 def _base(args):
-    t0, pr = time.time(), get_preset(args.preset)
-    data = replace(pr.data, seed=args.seed)
-    train_base(out_folder(args.out), load_tasks(data), pr.tiny, pr.base, args.seed, args.resume, pr.threads, device=args.device or 'auto')
-    save_run_info(args.out, preset=args.preset, seed=args.seed, data=data.__dict__, stage='base')
+    t0, plan = time.time(), resolve(args.preset, args.seed)
+    ctx = RunContext(args.seed, args.device or 'auto', 'auto', plan.threads, args.resume)
+    tr = train_base(out_folder(args.out), load_tasks(plan.data), plan.tiny, plan.base, ctx)
+    finish_stage(plan.stage_info('base', args.seed, health=tr.health), args.out)
     print(f"base model ({args.preset}) saved in {args.out} after {time.time() - t0:.0f}s")
 
 def base_cli(argv=None): return main(base_parser(), _base, argv)
@@ -148,26 +143,19 @@ def eval_parser():
     return p
 
 def _eval(args):
-    info, pr = _setup(args)
-    data = command_data(args, info)
-    ecfg = replace(pr.eval, seed=args.seed, **given(args, EvalConfig))
-    if ecfg.n_instances is not None and ecfg.n_instances < 1: raise ValueError(f"--n-instances {ecfg.n_instances}: expected 1 or more")
+    plan, ctx = command_plan(args, eval=given(args, EvalConfig))
     out = out_folder(args.out)
-    setting = dict(model=os.path.abspath(args.model) if os.path.exists(str(args.model)) else args.model, data=data.__dict__, eval=ecfg.__dict__)
-    if args.engine: setting['engine'] = args.engine
-    prev = os.path.join(out, 'eval_config.json')
-    if os.path.exists(prev) and json.load(open(prev)) != json.loads(json.dumps(setting)):
-        old = json.load(open(prev)); diff = sorted(k for k in setting if old.get(k) != json.loads(json.dumps(setting))[k])
-        raise ValueError(f"{out} holds an evaluation with other settings ({', '.join(diff)} differ): choose another --out")
-    ts = load_tasks(data)
-    device, dtype = _device(args)
+    setting = dict(model=os.path.abspath(args.model) if os.path.exists(str(args.model)) else args.model, data=asdict(plan.data),
+                   eval=asdict(plan.eval), **({'engine': args.engine} if args.engine else {}))
+    check_settings(os.path.join(out, EVAL_CONFIG), setting, 'an evaluation')
+    ts = load_tasks(plan.data)
     if args.engine:
         tok, config = load_tokenizer(args.model)
         m = HttpEngine(args.engine, config=config)
-    else: m, tok, _ = load_model(args.model, dtype, device)
-    seed_everything(args.seed, pr.threads if args.engine or m.device.type == 'cpu' else None)
-    os.makedirs(out, exist_ok=True); json.dump(setting, open(prev, 'w'), indent=1)
-    r = evaluate(m, tok, ts, ecfg, out)
+    else: m, tok, _ = load_model(args.model, ctx.dtype, ctx.device)
+    ctx.seed_all()
+    write_json(os.path.join(out, EVAL_CONFIG), setting)
+    r = evaluate(m, tok, ts, plan.eval, out)
     print(f"{args.model}: CR {r['cr']:.3f} {r['ci']['cr']}  MCR {r['mcr']:.3f}  accuracy {r['accuracy']:.3f} "
           f"(original {r['accuracy_original']:.3f}, paraphrased {r['accuracy_paraphrased']:.3f})  "
           f"spread {r['spread']:.3f}; {r['n_instances']} instances x {r['n_variants']} variants -> {out}/metrics.json")
@@ -179,28 +167,21 @@ def sft_parser():
     p = _common(command("Stage 1: instruction-augmented SFT on TRL's SFTTrainer; saves the model or LoRA adapter."))
     add_options(p, IASFTConfig, own_fields(IASFTConfig), group='training (IASFTConfig; default: the preset\'s)')
     p.add_argument('--lora', action='store_true', help='train a LoRA adapter instead of all weights')
-    p.add_argument('--resume', action='store_true', help='continue an interrupted run from its last checkpoint')
+    p.add_argument('--resume', action='store_true', help='continue an interrupted run from its last complete checkpoint')
     p.add_argument('--out', default='runs/ia_sft', help='folder to save the model (or adapter) in')
     return p
 
 def _sft(args):
-    info, pr = _setup(args)
-    data, out = command_data(args, info), out_folder(args.out)
-    cfg = replace(pr.ia_sft, **given(args, IASFTConfig))
-    if cfg.n_variants < 1: raise ValueError(f"--n-variants {cfg.n_variants}: expected 1 or more")
-    ts = load_tasks(data)
-    most = min(1 + len(t.paraphrases.get('train', [])) for t in ts)
-    if cfg.n_variants > most:
-        print(f"--n-variants {cfg.n_variants}: some task has only {most} train wordings; using {most}", file=sys.stderr)
-        cfg = replace(cfg, n_variants=most)
+    plan, ctx = command_plan(args, args.resume, ia_sft=given(args, IASFTConfig))
+    out = out_folder(args.out)
+    ts = load_tasks(plan.data)
+    plan = plan.fit(ts, lambda m: print(m, file=sys.stderr))
     m, tok, _ = load_model(args.model); m.train()
-    ds = sft_dataset(ts, tok, n_variants=cfg.n_variants, seed=args.seed)
-    print(f"IA-SFT data: {len(ds)} rows ({len(ts)} tasks, n_variants={cfg.n_variants})")
-    device, dtype = _device(args)
-    tr = train_sft(m, tok, ds, out, cfg, seed=args.seed, lora=args.lora, resume=args.resume, threads=pr.threads, device=device, dtype=dtype)
+    ds = sft_dataset(ts, tok, n_variants=plan.ia_sft.n_variants, seed=args.seed)
+    print(f"IA-SFT data: {len(ds)} rows ({len(ts)} tasks, n_variants={plan.ia_sft.n_variants})")
+    tr = train_sft(m, tok, ds, out, plan.ia_sft, ctx, lora=args.lora)
     if not tr.accelerator.is_main_process: return
-    save_run_info(out, preset=args.preset, seed=args.seed, data=data.__dict__, stage='ia_sft', n_variants=cfg.n_variants,
-                  lora=args.lora, world_size=tr.accelerator.num_processes)
+    finish_stage(plan.stage_info('ia_sft', args.seed, args.lora, tr.accelerator.num_processes, tr.health), out)
     th = throughput(out)
     print(f"IA-SFT model saved in {out}: {th['tokens_per_s']:.0f} tokens/s, loss {th['first_loss']:.3f} -> {th['last_loss']:.3f}")
 
@@ -222,18 +203,12 @@ def align_parser():
     return p
 
 def _align(args):
-    info, pr = _setup(args)
-    data, out = command_data(args, info), out_folder(args.out)
-    a = pr.align
-    cfg = AlignConfig(args.reward or a.reward, args.stage2_wordings or a.wordings, replace(a.sample, **given(args, SampleConfig)),
-                      replace(a.pairs, **given(args, PairConfig)).check(), replace(a.cat, **given(args, CATConfig)))
-    check_reward_kind(cfg.reward)
-    device, dtype = _device(args)
-    r = run_alignment(args.model, load_tasks(data), out, cfg, out, args.lora, args.seed, args.resume, pr.threads,
-                      device=device, dtype=dtype, engine=args.engine)
+    plan, ctx = command_plan(args, args.resume, stage2=given(args, AlignConfig), sample=given(args, SampleConfig),
+                             pairs=given(args, PairConfig), cat=given(args, CATConfig))
+    out = out_folder(args.out)
+    r = run_alignment(args.model, load_tasks(plan.data), out, plan.align, ctx, work=out, lora=args.lora, engine=args.engine)
     if not r['main']: return
-    save_run_info(out, preset=args.preset, seed=args.seed, data=data.__dict__, stage='cat', reward=cfg.reward,
-                  pairs=cfg.pairs.strategy, lora=args.lora, world_size=r['world_size'])
+    finish_stage(plan.stage_info('cat', args.seed, args.lora, r['world_size'], r['health']), out)
     mg = r['margins']
     print(f"aligned model saved in {out}: {r['n_pairs']} pairs from {r['n_scored']} scored answers; "
           f"reward margin {mg[0]:.3f} -> {mg[-1]:.3f}" if mg else f"aligned model saved in {out}")
@@ -241,24 +216,19 @@ def _align(args):
 def align_cli(argv=None): return main(align_parser(), _align, argv)
 
 # %% ../nbs/11_cli.ipynb #ce737641
-_STUDY_SKIP = ('data', 'pairs')
-
 def demo_parser():
     p = command("The whole study: base -> IA-SFT -> CAT, evaluated after each stage; prints the stage table and writes the run folder.")
-    add_options(p, StudyConfig, [f.name for f in fields(StudyConfig) if f.name not in _STUDY_SKIP], group='study')
+    add_options(p, StudyConfig, [f.name for f in fields(StudyConfig) if f.name != 'data'], group='study (the <section>_<field> options change the preset\'s)')
     add_options(p, DataConfig, [f.name for f in fields(DataConfig) if f.name != 'seed'], group='data (default: the embedded suite)')
-    add_options(p, PairConfig, rename=_PAIRS, group='pairs (PairConfig)')
     p.add_argument('--resume', action='store_true', help='continue an interrupted run, skipping finished stages')
     p.add_argument('--out', default='runs/demo', help='the run folder')
     return p
 
 def demo_config(args) -> StudyConfig:
-    "The `StudyConfig` of `ca_nb_demo`'s options."
+    "The `StudyConfig` of `ca_nb_demo`'s options, checked."
     kw = given(args, StudyConfig)
     kw.setdefault('preset', 'small')
-    d = given(args, DataConfig)
-    if d: kw['data'] = replace(get_preset(kw['preset']).data, **d)
-    kw['pairs'] = PairConfig(**given(args, PairConfig))
+    if (d := given(args, DataConfig)): kw['data'] = replace(get_preset(kw['preset']).data, **d)
     return StudyConfig(**kw).check()
 
 def _demo(args):

@@ -4,21 +4,23 @@
 
 # %% ../nbs/06_sft.ipynb #ed6769ec
 from __future__ import annotations
-import copy, glob, json, os
+import copy, glob, os
 from dataclasses import asdict, dataclass, field
 import torch
 from trl import SFTConfig, SFTTrainer
-from .files import cached_build, write_json
+from .files import cached_build, read_json, write_json
 from .tasks import records
 from .data import DataConfig, load_tasks
-from .models import render_prompt, seed_everything, load_model, resolve_device, device_settings
+from .runs import CHECKPOINTS, TRAIN_LOG
+from .models import render_prompt, load_model, RunContext
 from .tinylm import TinyConfig, build_tokenizer, build_model, tokenizer_texts
 from .judges import judge_tokenizer_texts
 
 # %% auto #0
-__all__ = ['STEP_FIELDS', 'TINY_BASE', 'TINY_IA_SFT', 'TINY_DATA', 'sft_rows', 'sft_dataset', 'fill_steps', 'IASFTConfig',
-           'run_args', 'lora_config', 'last_checkpoint', 'fit_max_length', 'train_sft', 'throughput', 'train_base',
-           'cached_base', 'cached_sft']
+__all__ = ['STEP_FIELDS', 'TINY_BASE', 'TINY_IA_SFT', 'TINY_DATA', 'sft_rows', 'sft_dataset', 'fill_steps', 'TrainingDefaults',
+           'IASFTConfig', 'training_args', 'lora_config', 'checkpoint_problem', 'last_checkpoint', 'fit_max_length',
+           'training_health', 'prepare_training', 'fit', 'train_sft', 'throughput', 'train_base', 'cached_base',
+           'cached_sft']
 
 # %% ../nbs/06_sft.ipynb #bc59c3a0
 def sft_rows(tasks,  # `Task`s
@@ -47,22 +49,9 @@ def fill_steps(cfg):
         if getattr(cfg, k) is None: setattr(cfg, k, v)
     return cfg
 
-def _post_init(cfg, parent_post_init):
-    "The project configs' `__post_init__`: the device-dependent defaults, TRL's checks, then the step fields back to None."
-    auto = [k for k in STEP_FIELDS if getattr(cfg, k) is None]
-    fill_steps(cfg)  # TRL's checks want numbers here
-    cuda = torch.cuda.is_available()
-    if cfg.use_cpu is None: cfg.use_cpu = not cuda
-    if cfg.bf16 is None: cfg.bf16 = cuda and torch.cuda.is_bf16_supported()
-    parent_post_init()
-    for k in auto: setattr(cfg, k, None)  # so that replace(cfg, max_steps=...) gets intervals from the new step count
-
 @dataclass
-class IASFTConfig(SFTConfig):
-    "TRL's `SFTConfig` with this project's defaults; `n_variants` wordings per training instance."
-    n_variants: int = field(default=6, metadata={'help': 'instruction variants per training instance: the original + n_variants-1 paraphrases'})
-    learning_rate: float = 1e-3  # peak learning rate
-    per_device_train_batch_size: int = 32  # training batch size (per device)
+class TrainingDefaults:
+    "This project's defaults for TRL's training configs, shared by both stages (mixed in before TRL's class)."
     lr_scheduler_type: str = 'cosine'  # learning-rate schedule
     warmup_steps: int|None = None  # warm-up steps (None: 5% of max_steps)
     logging_steps: int|None = None  # log every this many steps (None: max_steps/25)
@@ -75,14 +64,36 @@ class IASFTConfig(SFTConfig):
     report_to: str = 'none'  # no remote experiment tracking
     dataloader_num_workers: int = 0  # data loading in the training process
     max_length: int|None = None  # longest prompt + answer in tokens (None: the longest row of the data; longer rows are truncated, counted)
-    def __post_init__(self): _post_init(self, super().__post_init__)
 
-def run_args(cfg, out:str, seed:int=0, progress:bool=True, device:str='auto', dtype:str='auto'):
-    "A copy of a training config for one run: checkpoints in `out/checkpoints`, seeded, progress bars or not, on `device`."
+    def __post_init__(self):
+        "The device-dependent defaults, TRL's own checks (which want numbers for the step fields), then those back to None."
+        auto = [k for k in STEP_FIELDS if getattr(self, k) is None]
+        fill_steps(self)
+        cuda = torch.cuda.is_available()
+        if self.use_cpu is None: self.use_cpu = not cuda
+        if self.bf16 is None: self.bf16 = cuda and torch.cuda.is_bf16_supported()
+        super().__post_init__()
+        for k in auto: setattr(self, k, None)
+
+@dataclass
+class IASFTConfig(TrainingDefaults, SFTConfig):
+    "TRL's `SFTConfig` with this project's defaults; `n_variants` wordings per training instance."
+    n_variants: int = field(default=6, metadata={'help': 'instruction variants per training instance: the original + n_variants-1 paraphrases'})
+    learning_rate: float = 1e-3  # peak learning rate
+    per_device_train_batch_size: int = 32  # training batch size (per device)
+
+    def check(self):
+        "Refuse values that cannot work, naming the option."
+        if self.n_variants < 1: raise ValueError(f"--n-variants {self.n_variants}: expected 1 or more")
+        if self.max_steps < 1: raise ValueError(f"--max-steps {self.max_steps}: expected 1 or more")
+        if not self.learning_rate > 0: raise ValueError(f"--learning-rate {self.learning_rate}: expected a positive learning rate")
+        return self
+
+def training_args(cfg, out:str, ctx:RunContext):
+    "A copy of a training config for one run in `out`: checkpoints in `out/checkpoints`, the context's seed, progress bars and device."
     args = fill_steps(copy.copy(cfg))
-    args.output_dir, args.seed, args.data_seed, args.disable_tqdm = os.path.join(out, 'checkpoints'), seed, seed, not progress
-    if device != 'auto' or dtype != 'auto':
-        for k, v in device_settings(resolve_device(device), dtype).items(): setattr(args, k, v)
+    args.output_dir, args.seed, args.data_seed, args.disable_tqdm = os.path.join(out, CHECKPOINTS), ctx.seed, ctx.seed, not ctx.progress
+    for k, v in ctx.trainer_settings().items(): setattr(args, k, v)
     return args
 
 # %% ../nbs/06_sft.ipynb #46e3b6ca
@@ -93,10 +104,32 @@ def lora_config(r:int=8,  # adapter rank
     from peft import LoraConfig
     return LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.0, task_type='CAUSAL_LM', target_modules=targets)
 
-def last_checkpoint(out:str):
-    "The newest `checkpoint-N` folder under `out/checkpoints`, or None."
-    cks = glob.glob(os.path.join(out, 'checkpoints', 'checkpoint-*'))
-    return max(cks, key=lambda p: int(p.rsplit('-', 1)[1])) if cks else None
+def checkpoint_problem(path:str) -> str|None:
+    "What makes a `checkpoint-N` folder unusable (missing or unreadable weights, optimizer, trainer state), or None."
+    import zipfile
+    from safetensors import safe_open
+    weights = [f for f in ('model.safetensors', 'adapter_model.safetensors') if os.path.exists(os.path.join(path, f))]
+    if not weights: return "no model.safetensors or adapter_model.safetensors"
+    try:
+        with safe_open(os.path.join(path, weights[0]), 'pt') as f: list(f.keys())
+    except Exception as e: return f"{weights[0]} is unreadable ({type(e).__name__})"
+    opt = os.path.join(path, 'optimizer.pt')
+    if not os.path.exists(opt) or not zipfile.is_zipfile(opt): return "optimizer.pt is missing or truncated"
+    try: state = read_json(os.path.join(path, 'trainer_state.json'))
+    except ValueError as e: return str(e)
+    if not isinstance(state, dict) or 'global_step' not in state: return "trainer_state.json is missing or incomplete"
+    return None
+
+def last_checkpoint(out:str, log=None) -> str|None:
+    "The newest complete `checkpoint-N` folder under `out/checkpoints` (incomplete newer ones are said and skipped), or None."
+    cks = sorted(glob.glob(os.path.join(out, CHECKPOINTS, 'checkpoint-*')), key=lambda p: int(p.rsplit('-', 1)[1]), reverse=True)
+    for ck in cks:
+        problem = checkpoint_problem(ck)
+        if problem is None:
+            if log: log(f"resuming from {ck}")
+            return ck
+        if log: log(f"skipping {ck}: incomplete ({problem}); an interrupted save left it")
+    return None
 
 def fit_max_length(args, model, tokenizer, rows, log=print):
     """Set `args.max_length` from the data when it is None: the longest row (prompt, longest answer, start and end tokens).
@@ -112,31 +145,50 @@ def fit_max_length(args, model, tokenizer, rows, log=print):
                                                                 f"--max-length {args.max_length} and are cut to it (longest {longest})")
     return args
 
+def training_health(log_history:list, rise:float=1.5) -> str|None:
+    "What looks wrong in a training log: a non-finite final loss, a final loss `rise`× above the first, vanished gradients; None when nothing does."
+    import math
+    losses = [r['loss'] for r in log_history if 'loss' in r]
+    grads = [r['grad_norm'] for r in log_history if r.get('grad_norm') is not None]
+    if losses and not math.isfinite(losses[-1]): return f"the training loss ended at {losses[-1]} (not a number)"
+    if len(losses) > 1 and losses[0] > 0 and losses[-1] > rise * losses[0]:
+        return f"the training loss rose from {losses[0]:.3g} to {losses[-1]:.3g}: the model was damaged (learning rate too high?)"
+    if len(grads) > 1 and all(g == 0 or not math.isfinite(g) for g in grads[-2:]):
+        return f"the gradients vanished (grad norm {grads[-1]} at the last logged steps): the model no longer learns"
+    return None
+
+def prepare_training(cfg, model, tokenizer, dataset, out:str, ctx:RunContext):
+    "The run's training arguments (`training_args`, `max_length` from the data), with the context's seed and thread cap applied."
+    args = fit_max_length(training_args(cfg, out, ctx), model, tokenizer, dataset, ctx.log)
+    ctx.seed_all()
+    return args
+
+def fit(trainer, tokenizer, out:str, ctx:RunContext):
+    "Train (from the newest complete checkpoint when resuming), save model, tokenizer and `train_log.json` in `out`; `trainer.health` says what went wrong, if anything."
+    trainer.train(resume_from_checkpoint=last_checkpoint(out, ctx.log) if ctx.resume else None)
+    trainer.health = training_health(trainer.state.log_history)
+    if trainer.accelerator.is_main_process:
+        trainer.save_model(out); tokenizer.save_pretrained(out)
+        write_json(os.path.join(out, TRAIN_LOG), trainer.state.log_history)
+        if trainer.health: ctx.log(f"warning: {out}: {trainer.health}")
+    return trainer
+
 def train_sft(model, tokenizer, dataset,
               out:str,  # folder for the model (or adapter), tokenizer, train_log.json and checkpoints
               cfg:IASFTConfig|None=None,  # the training config
-              seed:int=0,  # training seed
-              lora:bool=False,  # train a LoRA adapter instead of all weights
-              resume:bool=False,  # continue from the last checkpoint in `out`
-              threads:int|None=None,  # torch CPU threads (on the CPU only)
-              progress:bool=True,
-              device:str='auto',  # cpu, cuda, mps or auto (the trainer's own choice: CUDA where present)
-              dtype:str='auto'):  # mixed precision on a GPU: auto (bf16 where supported), bfloat16, float16 or float32
+              ctx:RunContext|None=None,  # seed, device, threads, resume, progress, log
+              lora:bool=False):  # train a LoRA adapter instead of all weights
     "Train `model` on a prompt/completion `dataset` with TRL's `SFTTrainer`; save model (or adapter) and tokenizer in `out`."
-    args = fit_max_length(run_args(cfg or IASFTConfig(), out, seed, progress, device, dtype), model, tokenizer, dataset)
-    seed_everything(seed, threads if args.use_cpu else None)
+    ctx = ctx or RunContext()
+    args = prepare_training(cfg or IASFTConfig(), model, tokenizer, dataset, out, ctx)
     trainer = SFTTrainer(model=model, args=args, processing_class=tokenizer,
                          train_dataset=dataset.select_columns(['prompt', 'completion']),
                          peft_config=lora_config() if lora else None)
-    trainer.train(resume_from_checkpoint=last_checkpoint(out) if resume else None)
-    if trainer.accelerator.is_main_process:
-        trainer.save_model(out); tokenizer.save_pretrained(out)
-        write_json(os.path.join(out, 'train_log.json'), trainer.state.log_history)
-    return trainer
+    return fit(trainer, tokenizer, out, ctx)
 
 def throughput(out:str) -> dict:
     "Tokens per second and final loss of a finished training run, from its saved log."
-    log = json.load(open(os.path.join(out, 'train_log.json')))
+    log = read_json(os.path.join(out, TRAIN_LOG), [])
     toks = max((r.get('num_tokens', 0) for r in log), default=0)
     rt = next((r['train_runtime'] for r in log if 'train_runtime' in r), None)
     losses = [r['loss'] for r in log if 'loss' in r]
@@ -151,15 +203,15 @@ def train_base(out:str,  # folder to save the base model in
                tasks,  # the tasks (their train instances and canonical instructions)
                tiny:TinyConfig|None=None,  # the model's size
                cfg:IASFTConfig|None=None,  # its training (`n_variants` is 1: canonical instructions only)
-               seed:int=0, resume:bool=False, threads:int|None=1, progress:bool=True, device:str='auto') -> str:
-    "Train a fresh tiny base model on canonical instructions only and save it (safetensors + tokenizer) in `out`."
-    cfg, tiny = cfg or TINY_BASE, tiny or TinyConfig()
-    seed_everything(seed, threads)
+               ctx:RunContext|None=None,  # seed, device, threads (default: one), resume, progress, log
+              ):
+    "Train a fresh tiny base model on canonical instructions only; returns the trainer (the model and tokenizer are saved in `out`)."
+    cfg, tiny, ctx = cfg or TINY_BASE, tiny or TinyConfig(), ctx or RunContext(threads=1)
+    ctx.seed_all()
     tok = build_tokenizer(tokenizer_texts(tasks, judge_tokenizer_texts()), tiny.max_words)
-    model = build_model(tok, tiny, seed)
-    ds = sft_dataset(tasks, tok, n_variants=1, seed=seed)
-    train_sft(model, tok, ds, out, cfg, seed=seed, resume=resume, threads=threads, progress=progress, device=device)
-    return out
+    model = build_model(tok, tiny, ctx.seed)
+    ds = sft_dataset(tasks, tok, n_variants=1, seed=ctx.seed)
+    return train_sft(model, tok, ds, out, cfg, ctx)
 
 # %% ../nbs/06_sft.ipynb #ac488155
 TINY_DATA = DataConfig(n_train=60, n_dev=10, n_test=10)  # the suite's sizes for the tiny models
@@ -167,20 +219,22 @@ TINY_DATA = DataConfig(n_train=60, n_dev=10, n_test=10)  # the suite's sizes for
 def _code_files() -> list:
     import ca_nb
     here = os.path.dirname(ca_nb.__file__)
-    return [os.path.join(here, f) for f in ('files.py', 'tasks.py', 'suite.py', 'data.py', 'models.py', 'tinylm.py', 'judges.py', 'sft.py')]
+    return [os.path.join(here, f) for f in ('files.py', 'tasks.py', 'suite.py', 'data.py', 'runs.py', 'models.py', 'tinylm.py', 'judges.py', 'sft.py')]
 
 def _key(*cfgs) -> list: return [c.to_dict() if hasattr(c, 'to_dict') else asdict(c) for c in cfgs]
 
 def cached_base(tiny:TinyConfig|None=None, cfg:IASFTConfig|None=None, data:DataConfig|None=None, seed:int=0) -> str:
     "The folder of a tiny base model, trained once and reused (defaults: the tiny sizes)."
     tiny, cfg, data = tiny or TinyConfig(), cfg or TINY_BASE, data or TINY_DATA
-    build = lambda out: train_base(out, load_tasks(data), tiny, cfg, seed, progress=False)
-    return cached_build(f'base-{seed}', _key(tiny, cfg, data, run_args(cfg, '', seed)), _code_files(), 'train_log.json', build)
+    ctx = RunContext(seed, threads=1, progress=False, log=lambda *a: None)
+    build = lambda out: train_base(out, load_tasks(data), tiny, cfg, ctx)
+    return cached_build(f'base-{seed}', _key(tiny, cfg, data, training_args(cfg, '', ctx)), _code_files(), TRAIN_LOG, build)
 
 def cached_sft(base:str|None=None, cfg:IASFTConfig|None=None, data:DataConfig|None=None, seed:int=0) -> str:
     "The folder of an IA-SFT model trained from `base` (default: `cached_base()`), once and reused."
     base, cfg, data = base or cached_base(seed=seed), cfg or TINY_IA_SFT, data or TINY_DATA
+    ctx = RunContext(seed, threads=1, progress=False, log=lambda *a: None)
     def build(out):
         model, tok, _ = load_model(base); model.train()
-        train_sft(model, tok, sft_dataset(load_tasks(data), tok, cfg.n_variants, seed), out, cfg, seed=seed, threads=1, progress=False)
-    return cached_build(f'ia_sft-{seed}', _key(cfg, data, run_args(cfg, '', seed)) + [base], _code_files(), 'train_log.json', build)
+        train_sft(model, tok, sft_dataset(load_tasks(data), tok, cfg.n_variants, seed), out, cfg, ctx)
+    return cached_build(f'ia_sft-{seed}', _key(cfg, data, training_args(cfg, '', ctx)) + [base], _code_files(), TRAIN_LOG, build)

@@ -10,7 +10,8 @@ import ipywidgets as W
 import plotly.io as pio
 from .judges import EXACT
 from .paraphrase import paraphrase_table
-from .analysis import (CSS, PAIR_SORTS, agreement_heatmap, answer_groups, as_run, filter_pairs, pair_html,
+from .runs import as_run
+from .analysis import (CSS, run_judge, stage_metrics, instance_rows, PAIR_SORTS, agreement_heatmap, answer_groups, filter_pairs, pair_html,
                             pair_table, paraphrase_split_figure, run_tasks, stage_label, task_figure, comparison_table, pair_quality_table)
 
 # %% auto #0
@@ -50,7 +51,7 @@ class ConsistencyPanel(W.VBox):
     def __init__(self, run,  # a run folder (or `Run`)
                  judge=None):  # when two answers agree (None: the judge the run's metrics used)
         self.run, self.figures = as_run(run), {}
-        self.judge = judge or self.run.judge
+        self.judge = judge or run_judge(self.run)
         self.notes = W.HTML(notes_html(self.run.missing()))
         ct = comparison_table(self.run)
         self.comparisons = W.HTML("<span class='ca-caption'>Paired stage differences</span> (mean Δ per instance, 95% interval, sign-flip p)"
@@ -77,7 +78,7 @@ class ConsistencyPanel(W.VBox):
     def rows(self) -> list:
         "`instance_table` rows of the selected stage and task."
         if not self.stage.value: return []
-        return [r for r in self.run.instances(self.stage.value, self.judge) if r['task'] == self.task.value]
+        return [r for r in instance_rows(self.run, self.stage.value, self.judge) if r['task'] == self.task.value]
 
     def step(self, by:int):
         "Show the instance `by` places after the current one (wrapping around)."
@@ -100,10 +101,10 @@ class ConsistencyPanel(W.VBox):
     def _show_stage(self):
         s = self.stage.value
         if s is None: self.answers.value = notes_html(["this run has no evaluated stage"]); return
-        if (self.run.metrics(s) or {}).get('per_task'):
+        if (stage_metrics(self.run, s) or {}).get('per_task'):
             self.figures['tasks'] = task_figure(self.run, s); figure_output(self.figures['tasks'], self.bars)
         else: self.figures.pop('tasks', None); self.bars.outputs = ()
-        tasks = sorted({r['task'] for r in self.run.instances(s, self.judge)}) or sorted((self.run.metrics(s) or {}).get('per_task') or {})
+        tasks = sorted({r['task'] for r in instance_rows(self.run, s, self.judge)}) or sorted((stage_metrics(self.run, s) or {}).get('per_task') or {})
         self._set_options(self.task, tasks)
         self._show_task()
 
