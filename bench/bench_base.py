@@ -2,7 +2,7 @@
 instances of the embedded suite, trained in <= 10 minutes on 2 cores. Prints accuracy and wall time.
 Run: .venv/bin/python bench/bench_base.py [OUT_DIR]"""
 import sys, time, tempfile
-from ca_nb.models import load_model
+from ca_nb.models import load_model, RunContext
 from ca_nb.data import load_tasks
 from ca_nb.metrics import evaluate
 from ca_nb.sft import train_base
@@ -11,7 +11,7 @@ from ca_nb.pipeline import get_preset
 out = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp() + '/base'
 p = get_preset('small')
 tasks = load_tasks(p.data)
-t = time.perf_counter(); train_base(out, tasks, p.tiny, p.base, seed=0, threads=p.threads); dt = time.perf_counter() - t
+t = time.perf_counter(); train_base(out, tasks, p.tiny, p.base, RunContext(seed=0, threads=p.threads)); dt = time.perf_counter() - t
 model, tok, _ = load_model(out)
 for t_ in tasks: t_.paraphrases = {}  # canonical instruction only
 m = evaluate(model, tok, tasks, p.eval, progress=False)

@@ -8,7 +8,7 @@ import argparse, json, os, tempfile, time
 import torch
 from ca_nb.tasks import shared_sni_dir
 from ca_nb.data import DataConfig, load_tasks
-from ca_nb.models import load_model, resolve_device
+from ca_nb.models import load_model, resolve_device, RunContext
 from ca_nb.metrics import EvalConfig, evaluate
 from ca_nb.sft import IASFTConfig, sft_dataset, train_sft, throughput
 from ca_nb.align import AlignConfig, SampleConfig, CATConfig, run_alignment
@@ -21,6 +21,7 @@ ap.add_argument('--steps', type=int, default=10); ap.add_argument('--instances',
 ap.add_argument('--tasks', default=None, help='SNI task folder (default: ../shared/data/sni/tasks, else the embedded suite)')
 a = ap.parse_args()
 device = resolve_device(a.device)
+ctx = RunContext(0, device, a.dtype, progress=False, log=lambda *x: None)
 sni = shared_sni_dir()
 data = DataConfig(a.tasks or str(sni / 'tasks'), ['task1332_check_leap_year', 'task365_synthetic_remove_vowels', 'task1498_24hour_to_12hour_clock'],
                   str(sni / 'paraphrases' / 'train.jsonl'), str(sni / 'paraphrases' / 'dev.jsonl'), n_test=a.instances, n_dev=5) \
@@ -43,7 +44,7 @@ n_params = sum(p.numel() for p in m.parameters()); del m
 # 2. LoRA IA-SFT steps
 m, tok, _ = load_model(a.model); m.train()
 cfg = IASFTConfig(n_variants=4, max_steps=a.steps, learning_rate=2e-4, per_device_train_batch_size=8, logging_steps=1)
-t = time.time(); train_sft(m, tok, sft_dataset(tasks, tok, 4), os.path.join(out, 'sft'), cfg, lora=True, progress=False, device=device, dtype=a.dtype)
+t = time.time(); train_sft(m, tok, sft_dataset(tasks, tok, 4), os.path.join(out, 'sft'), cfg, ctx, lora=True)
 th = throughput(os.path.join(out, 'sft')); dt = time.time() - t
 flops = 6 * n_params * th['tokens']  # forward + backward through the frozen base dominates; an upper bound with LoRA's small extra
 peak_tflops = next((v for k, v in PEAK_TFLOPS.items() if k in res.get('gpu', '')), None)
@@ -57,7 +58,7 @@ del m
 t = time.time()
 s = run_alignment(os.path.join(out, 'sft'), tasks, os.path.join(out, 'cat'), AlignConfig(sample=SampleConfig(n_instances=4, n_samples=2, temperature=0.7,
                   top_p=0.95, max_new_tokens=32, batch_size=64), cat=CATConfig(max_steps=a.steps, learning_rate=5e-5, per_device_train_batch_size=4,
-                  logging_steps=1)), work=out, lora=True, progress=False, log=lambda *x: None, device=device, dtype=a.dtype)
+                  logging_steps=1)), ctx, work=out, lora=True)
 log = json.load(open(os.path.join(out, 'cat', 'train_log.json')))
 rt = next((x['train_runtime'] for x in log if 'train_runtime' in x), None)
 res['cat'] = dict(steps=a.steps, pairs=s['n_pairs'], pair_precision=s['pair_quality']['precision'], stage2_seconds=round(time.time() - t, 1),

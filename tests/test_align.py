@@ -1,7 +1,7 @@
 "Stage 2 behaviour: ladder levels, verdict probabilities, ordered pairs, and CAT moving the implicit reward margin."
 import json, os
 import numpy as np, pytest, torch
-from ca_nb.models import load_model
+from ca_nb.models import load_model, RunContext
 from ca_nb.suite import mini_suite
 from ca_nb.judges import judge_prompt, JudgePrompts, TYPE_LABELS, CORRECT_LABELS
 from ca_nb.reward import ladder_level, combine_verdicts, label_probs, self_rewards, judge_examples, partial_answer
@@ -76,21 +76,34 @@ def test_cat_grows_the_margin_and_changes_weights(run, tmp_path):
     m0 = implicit_margin(model, ref, tok, ds)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     model.train()
-    train_cat(model, tok, ds, str(tmp_path / 'cat'), CATConfig(max_steps=12, learning_rate=1e-3, per_device_train_batch_size=16), ref, progress=False)
+    train_cat(model, tok, ds, str(tmp_path / 'cat'), CATConfig(max_steps=12, learning_rate=1e-3, per_device_train_batch_size=16), RunContext(progress=False), ref)
     model.eval()
     m1 = implicit_margin(model, ref, tok, ds)
     assert abs(m0) < 1e-6 and m1 > m0 + 0.05
     assert sum(not torch.equal(before[n], p) for n, p in model.named_parameters()) == len(before)
 
-def test_pairs_are_distinct_and_containment_is_right(run):
-    "No pair has the same text on both sides; a containment-rung chosen answer is right; the run records pair quality."
+def test_pairs_are_distinct_and_their_quality_is_recorded(run):
+    "No pair has the same text on both sides; the run records pair quality, and its precision is the pairs' own."
     from ca_nb.text import normalize
-    from ca_nb.judges import chat_exact_match
     from ca_nb.metrics import is_correct
     rows = [json.loads(l) for l in open(os.path.join(run, 'pairs.jsonl'))]
     assert rows and all(normalize(r['chosen']) != normalize(r['rejected']) for r in rows)
-    assert all(is_correct(r['chosen'], r['refs'], chat_exact_match()) for r in rows if r['chosen_reward'] == 5)
     q = json.load(open(os.path.join(run, 'pair_quality.json')))
-    assert q['pairs']['n'] == len(rows) and q['pairs']['identical'] == 0 and 0 <= q['pairs']['precision'] <= 1
+    assert q['pairs']['n'] == len(rows) and q['pairs']['identical'] == 0
+    assert q['pairs']['precision'] == pytest.approx(np.mean([is_correct(r['chosen'], r['refs']) for r in rows]))  # the tiny run's judge: exact match
     assert q['judge']['n'] == sum(1 for r in (json.loads(l) for l in open(os.path.join(run, 'rewards.jsonl'))) if r['probs'])
     assert json.load(open(os.path.join(run, 'metrics.json')))['pair_quality'] == q
+
+def test_containment_pairs_choose_right_answers():
+    "The containment rung (the reference wrapped in words) goes to a right answer, and its pairs prefer it to wrong ones."
+    from ca_nb.judges import chat_exact_match
+    from ca_nb.reward import reference_rewards
+    from ca_nb.align import build_pairs, pair_quality, PairConfig
+    items = [dict(task='t', instance='i', variant=v, prompt=f'p {v}', instruction='Add the numbers.', input='5 7', refs=['12'],
+                  answer=a, sample=0) for v, a in (('orig', 'The total is 12'), ('train0', '13'), ('train1', 'The total is 13'))]
+    scored = [dict(it, **r) for it, r in zip(items, reference_rewards(items))]
+    assert [s['level'] for s in scored] == [5, 0, 0]
+    pairs = build_pairs(scored, PairConfig(strategy='margin'))
+    assert {(p['chosen'], p['rejected']) for p in pairs} == {('The total is 12', '13'), ('The total is 12', 'The total is 13')}
+    q = pair_quality(pairs, chat_exact_match())
+    assert q['by_rung']['containment']['n'] == len(pairs) == 2 and q['precision'] == 1.0 and q['wrong_over_right'] == 0

@@ -59,7 +59,7 @@ def test_negative_counts_name_the_option(tmp_path, capsys, tiny_base):
     "Case 5: negative counts are refused with the option's name."
     fails(capsys, eval_cli, ['--model', tiny_base, '--n-instances', '-1', '--out', str(tmp_path / 'o')] + SMALL, '--n-instances -1')
     fails(capsys, eval_cli, ['--model', tiny_base, '--n-test', '-1', '--out', str(tmp_path / 'o')], '--n-test -1')
-    fails(capsys, demo_cli, ['--preset', 'tiny', '--n-eval-instances', '-1', '--out', str(tmp_path / 'd')], '--n-eval-instances -1')
+    fails(capsys, demo_cli, ['--preset', 'tiny', '--eval-n-instances', '-1', '--out', str(tmp_path / 'd')], '--n-instances -1')
     fails(capsys, sft_cli, ['--model', tiny_base, '--n-variants', '-3', '--out', str(tmp_path / 's')] + SMALL, '--n-variants -3')
     assert not (tmp_path / 'd').exists() and not (tmp_path / 's').exists()
 
@@ -72,9 +72,9 @@ def test_too_many_variants_are_clamped_and_recorded(tmp_path, capsys, tiny_base)
 
 def test_options_checked_before_work(tmp_path, capsys):
     "Case 7: a bad option stops the study before the base model trains, and nothing is written."
-    fails(capsys, demo_cli, ['--preset', 'tiny', '--judge', 'bogus', '--out', str(tmp_path / 'd')], "--judge 'bogus'")
-    fails(capsys, demo_cli, ['--preset', 'tiny', '--pairs', 'nearest', '--out', str(tmp_path / 'd')], "--pairs 'nearest'")
-    fails(capsys, demo_cli, ['--preset', 'tiny', '--reward', 'vibes', '--out', str(tmp_path / 'd')], "--reward 'vibes'")
+    fails(capsys, demo_cli, ['--preset', 'tiny', '--eval-judge', 'bogus', '--out', str(tmp_path / 'd')], "--judge 'bogus'")
+    fails(capsys, demo_cli, ['--preset', 'tiny', '--pairs-strategy', 'nearest', '--out', str(tmp_path / 'd')], "--pairs 'nearest'")
+    fails(capsys, demo_cli, ['--preset', 'tiny', '--stage2-reward', 'vibes', '--out', str(tmp_path / 'd')], "--reward 'vibes'")
     assert not (tmp_path / 'd').exists()
 
 def test_complete_last_line_without_newline_is_kept(tmp_path, tiny_base):

@@ -1,6 +1,6 @@
 """A real browser opens what a researcher opens: the HTML report (offline, from file://) and a JupyterLab notebook
 showing the panels. Debian's chromium, driven headless by Playwright's Python package (no browser download)."""
-import glob, json, os, shutil, socket, subprocess, sys, time, urllib.request
+import json, os, shutil, socket, subprocess, sys, time, urllib.request
 import pytest
 
 CHROMIUM = '/usr/bin/chromium'
@@ -18,16 +18,11 @@ def ensure_chromium():
         if r.returncode: pytest.skip(f"`{' '.join(cmd)}` failed (exit {r.returncode}): {(r.stderr or r.stdout)[-600:]}")
     if not os.path.exists(CHROMIUM): pytest.skip(f"apt-get installed chromium but {CHROMIUM} does not exist")
 
-def finished_study():
-    "The newest finished tiny study in the ca_nb cache (`ca_nb.pipeline.cached_run('tiny')`, which the notebooks run), or None."
-    from ca_nb.files import cache_dir
-    runs = [d for d in glob.glob(os.path.join(cache_dir(), 'run-tiny-*')) if os.path.exists(os.path.join(d, 'metrics.json'))]
-    return max(runs, key=lambda d: os.path.getmtime(os.path.join(d, 'metrics.json'))) if runs else None
-
 @pytest.fixture(scope='module')
-def run_dir(request):
-    "What the browser opens: $CA_NB_UI_RUN, else a real study left by the notebooks (`make test` runs them first), else the UI tests' run."
-    run = os.environ.get('CA_NB_UI_RUN') or finished_study() or request.getfixturevalue('ui_run')
+def run_dir():
+    "What the browser opens: $CA_NB_UI_RUN, else the tiny study of this code (`cached_run('tiny')`: built once, then reused)."
+    from ca_nb.pipeline import cached_run
+    run = os.environ.get('CA_NB_UI_RUN') or cached_run('tiny')
     print(f"browser tests open the run folder {run}")
     return run
 
@@ -42,7 +37,7 @@ def browser():
 
 def test_report_renders_offline(browser, run_dir, tmp_path):
     "The report's figures draw from file:// with every network request refused: plotly.js is inlined."
-    from ca_nb.analysis import write_report
+    from ca_nb.report import write_report
     path = write_report(run_dir, str(tmp_path / 'report.html'))
     page = browser.new_page(viewport={'width': 1300, 'height': 900})
     remote, errors = [], []

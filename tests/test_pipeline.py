@@ -19,19 +19,26 @@ def test_metrics_schema():
         assert {'cr', 'mcr', 'accuracy', 'spread', 'ci', 'per_task', 'gap', 'n_instances', 'n_variants'} <= set(s)
 
 def test_resume_skips_finished_stages(tmp_path):
+    "Killed during the last evaluation, a run resumes: nothing is trained, sampled or scored again, no finished answer is regenerated."
     import shutil
     run = str(tmp_path / 'r'); shutil.copytree(cached_run('tiny'), run)
     shutil.rmtree(os.path.join(run, 'eval', 'cat'))   # as if killed during the last evaluation
-    cfg = json.load(open(os.path.join(run, 'config.json')))
-    json.dump({k: v for k, v in cfg.items() if k not in ('cat_lr', 'cat_steps')}, open(os.path.join(run, 'config.json'), 'w'))  # a run from before these options
-    stamp = {s: os.path.getmtime(os.path.join(run, s, 'ca_nb_run.json')) for s in STAGES}
+    old = json.load(open(os.path.join(run, 'metrics.json')))['seconds']
+    # a run made before the options had their section names: config.json with the old names and no resolved plan
+    json.dump(dict(preset='tiny', seed=0, data=None, model=None, lora=False, n_variants=None, reward='ladder', lam=None, judge='auto',
+                   pairs=dict(strategy='subtle', delta=1.0, min_sim=0.5, pool='instance', max_per_prompt=2), stage2_wordings='train',
+                   judge_data=None, n_eval_instances=None, device='auto', dtype='auto'), open(os.path.join(run, 'config.json'), 'w'))
+    files = [os.path.join(run, s, 'ca_nb_run.json') for s in STAGES] + [os.path.join(run, 'eval', s, 'responses.jsonl') for s in ('base', 'ia_sft')]
+    files += [os.path.join(run, f) for f in ('rewards.jsonl', 'pairs.jsonl', os.path.join('responses', 'greedy.jsonl'), os.path.join('responses', 'samples.jsonl'))]
+    stamp = {f: (os.path.getmtime(f), os.path.getsize(f)) for f in files}
     logs = []
-    t = time.time(); run_study(StudyConfig('tiny', 0), run, resume=True, progress=False, log=logs.append)
-    assert {s: os.path.getmtime(os.path.join(run, s, 'ca_nb_run.json')) for s in STAGES} == stamp
-    assert not any('training' in l for l in logs) and time.time() - t < 60
+    m = run_study(StudyConfig('tiny', 0), run, resume=True, progress=False, log=logs.append)
+    assert {f: (os.path.getmtime(f), os.path.getsize(f)) for f in files} == stamp   # untouched: nothing retrained, resampled or rescored
+    assert not any('training' in l or 'scored answers' in l for l in logs)
+    assert m['seconds']['base'] == old['base'] and m['seconds']['ia_sft'] == old['ia_sft']   # measured seconds survive the resume
     with pytest.raises(FileExistsError, match='--resume'): run_study(StudyConfig('tiny', 0), run, progress=False)
-    with pytest.raises(ValueError, match='other options: lam, pairs.strategy'):
-        run_study(StudyConfig('tiny', 0, lam=0.5, pairs='margin'), run, resume=True, progress=False)
+    with pytest.raises(ValueError, match=r'other settings \(align.cat.lam, align.cat.loss_weights, align.pairs.strategy differ\)'):
+        run_study(StudyConfig('tiny', 0, cat_lam=0.5, pairs_strategy='margin'), run, resume=True, progress=False)
 
 def test_eval_cli_interrupted_and_resumed(tmp_path):
     base = os.path.join(cached_run('tiny'), 'base')
@@ -56,14 +63,14 @@ def test_ablation_reuses_unchanged_stages(tmp_path):
     from ca_nb.analysis import ablation_table
     run = str(tmp_path / 'r'); shutil.copytree(cached_run('tiny'), run)
     logs = []
-    m = run_ablation(run, 'lam0', log=logs.append, lam=0.0)
+    m = run_ablation(run, 'lam0', log=logs.append, cat_lam=0.0)
     main = json.load(open(os.path.join(run, 'metrics.json')))['stages']
-    assert m['config']['lam'] == 0.0 and m['stages']['ia_sft'] == main['ia_sft']   # stage 1 reused as it was
+    assert m['config']['cat_lam'] == 0.0 and m['stages']['ia_sft'] == main['ia_sft']   # stage 1 reused as it was
     assert not any(l.startswith('[base] training') or l.startswith('[ia_sft] ') and 'rows' in l for l in logs)
     assert any(l.startswith('[cat]') and 'λ=0.0' in l for l in logs)                # stage 2 retrained
     t = ablation_table(run)
     assert list(t.index) == ['main', 'lam0'] and t.loc['lam0', 'lam'] == 0.0
-    from ca_nb.analysis import report_html
+    from ca_nb.report import report_html
     assert '<h2>Ablations</h2>' in report_html(run)                                  # the report shows them
 
 def test_commands_never_train_on_what_they_evaluate(tmp_path):
@@ -86,9 +93,9 @@ def test_commands_never_train_on_what_they_evaluate(tmp_path):
     evaluated = {(r['task'], r['instance']) for r in read_jsonl(os.path.join(ev, 'responses.jsonl'))}
     assert trained and evaluated and not trained & evaluated
     # IA-SFT trained on the train split of the same load: rebuild it from the model's recorded data
-    from ca_nb.data import DataConfig, load_tasks
-    from ca_nb.pipeline import run_info
-    ts = load_tasks(DataConfig(**run_info(sft)['data']))
+    from ca_nb.data import load_tasks
+    from ca_nb.runs import RunInfo
+    ts = load_tasks(RunInfo.read(sft).data)
     sft_instances = {(t.id, i.id) for t in ts for i in t.instances_for('train')}
     assert not sft_instances & evaluated and trained <= sft_instances
     # the embedded suite keeps its own splits
@@ -98,7 +105,7 @@ def test_commands_never_train_on_what_they_evaluate(tmp_path):
 
 def test_cli_errors_are_one_line(tmp_path):
     exe = os.path.join(os.path.dirname(sys.executable), 'ca_nb_demo')
-    for args, want in ((['--judge', 'bogus'], "--judge 'bogus'"), (['--n-test', '-1'], '--n-test -1'),
+    for args, want in ((['--eval-judge', 'bogus'], "--judge 'bogus'"), (['--n-test', '-1'], '--n-test -1'),
                        (['--task-ids', ','], '--task-ids: the id list is empty')):
         r = subprocess.run([exe, '--preset', 'tiny', '--out', str(tmp_path / 'x')] + args, capture_output=True, text=True, timeout=120)
         assert r.returncode == 2 and r.stderr.strip().startswith('error: ') and want in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
@@ -115,7 +122,7 @@ def test_stage2_on_fresh_wordings(tmp_path):
     main = json.load(open(os.path.join(run, 'metrics.json')))
     assert m['config']['stage2_wordings'] == 'rules' and m['stages']['ia_sft'] == main['stages']['ia_sft']
     assert set(m['comparisons']) == {'ia_sft - base', 'cat - ia_sft', 'cat - base'}
-    known = {t.id: {normalize(p) for ps in t.paraphrases.values() for p in ps} for t in load_tasks(study_config(run).data_config())}
+    known = {t.id: {normalize(p) for ps in t.paraphrases.values() for p in ps} for t in load_tasks(study_config(run).plan().data)}
     scored = [json.loads(l) for l in open(os.path.join(run, 'ablations', 'fresh', 'rewards.jsonl'))]
     fresh = [r for r in scored if r['variant'] != 'orig']
     assert fresh and not any(normalize(r['instruction']) in known[r['task']] for r in fresh)

@@ -34,16 +34,17 @@ def test_sft_and_align_under_torchrun(tmp_path, tiny_base):
 def test_training_configs_follow_the_device(monkeypatch, tmp_path):
     "Built for CUDA, a training config asks for bf16 and does not force the CPU; built for the CPU, the reverse."
     import torch
-    from ca_nb.sft import IASFTConfig, run_args
+    from ca_nb.sft import IASFTConfig, training_args
+    from ca_nb.models import RunContext
     from ca_nb.align import CATConfig
-    cpu = run_args(IASFTConfig(max_steps=4), str(tmp_path), device='cpu')
+    cpu = training_args(IASFTConfig(max_steps=4), str(tmp_path), RunContext(device='cpu'))
     assert cpu.use_cpu and not cpu.bf16
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: True)
     for cfg in (IASFTConfig(max_steps=4, use_cpu=True, bf16=False), CATConfig(max_steps=4, use_cpu=True, bf16=False)):
-        gpu = run_args(cfg, str(tmp_path), device='cuda')
+        gpu = training_args(cfg, str(tmp_path), RunContext(device='cuda'))
         assert gpu.use_cpu is False and gpu.bf16 is True and gpu.fp16 is False
-        assert run_args(cfg, str(tmp_path), device='cuda', dtype='float16').fp16 is True
+        assert training_args(cfg, str(tmp_path), RunContext(device='cuda', dtype='float16')).fp16 is True
 
 def test_cpu_device_never_touches_cuda(monkeypatch, tmp_path, tiny_base):
     "`--device cpu`: an evaluation runs without CUDA ever being initialised."

@@ -1,10 +1,12 @@
 "Stage 1 behaviour: completion-only labels, loss goes down, weights change, resume continues, LoRA reloads."
 import json, os
 import pytest, torch
-from ca_nb.models import load_model, render_prompt
+from ca_nb.models import load_model, render_prompt, RunContext
 from ca_nb.suite import mini_suite
-from ca_nb.sft import sft_dataset, train_sft, run_args, last_checkpoint, IASFTConfig
+from ca_nb.sft import sft_dataset, train_sft, training_args, last_checkpoint, IASFTConfig
 from ca_nb.generate import generate, GenConfig
+
+QUIET = RunContext(progress=False)
 
 @pytest.fixture(scope='module')
 def tasks(): return mini_suite(n_train=8, n_dev=2, n_test=2)
@@ -21,7 +23,7 @@ def test_prompt_tokens_carry_no_loss(tasks, tiny_base, tmp_path):
     from trl import SFTTrainer
     model, tok, _ = load_model(tiny_base)
     ds = sft_dataset(tasks, tok, n_variants=2)
-    tr = SFTTrainer(model=model, args=run_args(IASFTConfig(max_steps=1, learning_rate=1e-3, per_device_train_batch_size=4), str(tmp_path)), processing_class=tok,
+    tr = SFTTrainer(model=model, args=training_args(IASFTConfig(max_steps=1, learning_rate=1e-3, per_device_train_batch_size=4), str(tmp_path), RunContext()), processing_class=tok,
                     train_dataset=ds.select_columns(['prompt', 'completion']))
     batch = next(iter(tr.get_train_dataloader()))
     for ids, labels in zip(batch['input_ids'], batch['labels']):
@@ -32,7 +34,7 @@ def test_prompt_tokens_carry_no_loss(tasks, tiny_base, tmp_path):
 def test_loss_goes_down_and_weights_change(tasks, tiny_base, tmp_path):
     model, tok, _ = load_model(tiny_base); model.train()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    tr = train_sft(model, tok, sft_dataset(tasks, tok, n_variants=4), str(tmp_path), IASFTConfig(max_steps=30, learning_rate=3e-3, per_device_train_batch_size=16), progress=False)
+    tr = train_sft(model, tok, sft_dataset(tasks, tok, n_variants=4), str(tmp_path), IASFTConfig(max_steps=30, learning_rate=3e-3, per_device_train_batch_size=16), QUIET)
     losses = [r['loss'] for r in tr.state.log_history if 'loss' in r]
     assert losses[-1] < losses[0]
     changed = sum(not torch.equal(before[n], p) for n, p in model.named_parameters())
@@ -42,12 +44,12 @@ def test_resume_continues_from_its_step(tasks, tiny_base, tmp_path):
     model, tok, _ = load_model(tiny_base); model.train()
     ds = sft_dataset(tasks, tok, n_variants=2)
     out = str(tmp_path / 'run')
-    train_sft(model, tok, ds, out, IASFTConfig(max_steps=10, learning_rate=1e-3, per_device_train_batch_size=8, save_steps=10), progress=False)
+    train_sft(model, tok, ds, out, IASFTConfig(max_steps=10, learning_rate=1e-3, per_device_train_batch_size=8, save_steps=10), QUIET)
     assert last_checkpoint(out).endswith('checkpoint-10')
     first = {r['step']: r['loss'] for r in json.load(open(os.path.join(out, 'train_log.json'))) if 'loss' in r}
     model, tok, _ = load_model(tiny_base); model.train()
     other = sft_dataset(tasks, tok, n_variants=2, seed=1)   # other data: steps 1-10, if run again, would log other losses
-    tr = train_sft(model, tok, other, out, IASFTConfig(max_steps=16, learning_rate=1e-3, per_device_train_batch_size=8, save_steps=10), progress=False, resume=True)
+    tr = train_sft(model, tok, other, out, IASFTConfig(max_steps=16, learning_rate=1e-3, per_device_train_batch_size=8, save_steps=10), RunContext(progress=False, resume=True))
     assert tr.state.global_step == 16
     logged = {r['step']: r['loss'] for r in tr.state.log_history if 'loss' in r}
     assert {s: l for s, l in logged.items() if s <= 10} == first        # restored from the checkpoint, not re-run
@@ -56,7 +58,7 @@ def test_resume_continues_from_its_step(tasks, tiny_base, tmp_path):
 def test_lora_adapter_trains_reloads_and_generates(tasks, tiny_base, tmp_path):
     model, tok, _ = load_model(tiny_base); model.train()
     out = str(tmp_path / 'lora')
-    train_sft(model, tok, sft_dataset(tasks, tok, n_variants=2), out, IASFTConfig(max_steps=8, learning_rate=1e-2, per_device_train_batch_size=8), lora=True, progress=False)
+    train_sft(model, tok, sft_dataset(tasks, tok, n_variants=2), out, IASFTConfig(max_steps=8, learning_rate=1e-2, per_device_train_batch_size=8), QUIET, lora=True)
     assert os.path.exists(os.path.join(out, 'adapter_config.json'))
     m2, tok2, _ = load_model(out)
     lora_b = [p for n, p in m2.named_parameters() if 'lora_B' in n]

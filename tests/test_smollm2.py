@@ -145,7 +145,7 @@ def test_study_with_lora_on_a_small_sni_slice(tmp_path, monkeypatch):
     ids = ['task1332_check_leap_year', 'task1498_24hour_to_12hour_clock']
     data = DataConfig(str(sni / 'tasks'), ids, str(sni / 'paraphrases' / 'train.jsonl'), str(sni / 'paraphrases' / 'dev.jsonl'),
                       train_instances='generated', n_train=6, n_dev=1)
-    m = run_study(StudyConfig('slice', 0, data, model='smollm2', lora=True, n_eval_instances=2), str(tmp_path / 'run'),
+    m = run_study(StudyConfig('slice', 0, data, model='smollm2', lora=True, eval_n_instances=2), str(tmp_path / 'run'),
                   progress=False, log=lambda *a: None)
     for s in ('base', 'ia_sft', 'cat'):
         st = m['stages'][s]

@@ -11,14 +11,16 @@ def build_run(out):
     from ca_nb.files import read_jsonl, write_json
     from ca_nb.suite import mini_suite
     from ca_nb.metrics import evaluate, is_correct, EvalConfig
+    from ca_nb.runs import RunPaths
+    paths = RunPaths(out)
     model, tok, _ = load_model(cached_base())
     tasks = mini_suite(n_train=4, n_dev=2, n_test=3)
-    base = evaluate(model, tok, tasks, EvalConfig(), out=os.path.join(out, 'eval', 'base'), progress=False)
-    shutil.copytree(os.path.join(out, 'eval', 'base'), os.path.join(out, 'eval', 'ia_sft'))
+    base = evaluate(model, tok, tasks, EvalConfig(), out=paths.eval_dir('base'), progress=False)
+    shutil.copytree(paths.eval_dir('base'), paths.eval_dir('ia_sft'))
     config = dict(preset='tiny', seed=0, data=dict(tasks='mini', n_train=4, n_dev=2, n_test=3))
-    write_json(os.path.join(out, 'config.json'), config)
-    write_json(os.path.join(out, 'metrics.json'), dict(config=config, stages=dict(base=base, ia_sft=base)))
-    rows = read_jsonl(os.path.join(out, 'eval', 'base', 'responses.jsonl'))
+    write_json(paths.config_file, config)
+    write_json(paths.metrics_file, dict(config=config, stages=dict(base=base, ia_sft=base)))
+    rows = read_jsonl(paths.responses_file('base'))
     by_inst = {}
     for r in rows: by_inst.setdefault((r['task'], r['instance']), []).append(r)
     verdict = {"type": {"expected": 0.8, "unexpected": 0.2}, "correctness": {"incorrect": 0.6, "partially": 0.3, "completely": 0.1}}
@@ -34,7 +36,7 @@ def build_run(out):
                               rejected_reward=1.0 + (n % 2), similarity=0.5, task=task, instance=inst,
                               variant=r['variant'], chosen_probs=None, rejected_probs=probs))
             break
-    with open(os.path.join(out, 'pairs.jsonl'), 'w') as f:
+    with open(paths.pairs_file, 'w') as f:
         for p in pairs: f.write(json.dumps(p) + "\n")
     return str(out)
 
@@ -56,22 +58,25 @@ def partial_run(ui_run, tmp_path):
     return str(out)
 
 def test_run_reads_folder(ui_run):
-    from ca_nb.analysis import Run
+    from ca_nb.runs import Run
+    from ca_nb.analysis import instance_rows
     run = Run(ui_run)
     assert run.stages[:2] == ['base', 'ia_sft']
     m = json.load(open(os.path.join(ui_run, 'eval', 'base', 'metrics.json')))
     assert run.metrics('base')['cr'] == m['cr']
-    rows = run.instances('base')
+    rows = instance_rows(run, 'base')
     assert len(rows) == m['n_instances'] and all(len(r['prompts']) == len(r['answers']) for r in rows)
     assert any('IA-SFT+CAT' in n for n in run.missing()) and not any('pairs.jsonl' in n for n in run.missing())
 
 def test_metrics_recomputed_from_answers(ui_run, tmp_path):
     "Without any metrics file a stage's numbers come from its answers, and equal the evaluation's."
-    from ca_nb.analysis import Run
+    from ca_nb.runs import Run
+    from ca_nb.analysis import stage_metrics
     out = tmp_path / 'r'; shutil.copytree(os.path.join(ui_run, 'eval', 'base'), out / 'eval' / 'base')
     os.remove(out / 'eval' / 'base' / 'metrics.json')
     m = json.load(open(os.path.join(ui_run, 'eval', 'base', 'metrics.json')))
-    got = Run(out).metrics('base')
+    assert Run(out).metrics('base') is None   # the reader reads; measuring is the analysis's
+    got = stage_metrics(Run(out), 'base')
     assert abs(got['cr'] - m['cr']) < 1e-12 and abs(got['accuracy'] - m['accuracy']) < 1e-12
     assert Run(out).stages == ['base'] and any('config.json is missing' in n for n in Run(out).missing())
     from ca_nb.widgets import ParaphrasePanel
@@ -89,7 +94,8 @@ def test_stage_and_task_tables(ui_run):
 
 def test_consistency_panel(ui_run):
     import ipywidgets as W
-    from ca_nb.analysis import Run, agreement_matrix
+    from ca_nb.runs import Run
+    from ca_nb.analysis import agreement_matrix, instance_rows
     from ca_nb.widgets import ConsistencyPanel, PLOTLY_MIME
     p = ConsistencyPanel(ui_run)
     assert isinstance(p, W.VBox)
@@ -97,7 +103,7 @@ def test_consistency_panel(ui_run):
     assert p.figures['tasks'].data[0].type == 'bar' and len(p.figures['tasks'].data[0].x) == len(p.task.options)
     p.task.value = 'sort_asc'
     assert p.instance.value.startswith('sort_asc')
-    row = next(r for r in Run(ui_run).instances('base') if r['instance'] == p.instance.value)
+    row = next(r for r in instance_rows(Run(ui_run), 'base') if r['instance'] == p.instance.value)
     for a in row['answers']: assert a.replace('&', '&amp;').replace('<', '&lt;') in p.answers.value
     hm = p.heatmap.outputs[0]['data'][PLOTLY_MIME]['data'][0]
     assert hm['type'] == 'heatmap' and hm['z'] == agreement_matrix(row['answers']).astype(int).tolist()
@@ -105,7 +111,7 @@ def test_consistency_panel(ui_run):
     p.next.click(); assert p.instance.value != first
     p.prev.click(); assert p.instance.value == first
     p.worst.click()
-    worst = min((r for r in Run(ui_run).instances('base') if r['task'] == 'sort_asc'), key=lambda r: (r['cr'], sum(r['correct'])))
+    worst = min((r for r in instance_rows(Run(ui_run), 'base') if r['task'] == 'sort_asc'), key=lambda r: (r['cr'], sum(r['correct'])))
     assert p.instance.value == worst['instance']
     p.stage.value = 'ia_sft'
     assert p.task.value == 'sort_asc' and p.instance.value == worst['instance']  # the selection is kept across stages
@@ -143,7 +149,7 @@ def test_paraphrase_panel(ui_run):
 
 def test_partial_run_panels(partial_run):
     "A run missing a stage's answers and its pairs still opens; the panels say what is missing."
-    from ca_nb.analysis import Run
+    from ca_nb.runs import Run
     from ca_nb.widgets import ConsistencyPanel, PairPanel
     run = Run(partial_run)
     assert run.stages[:2] == ['base', 'ia_sft'] and run.metrics('ia_sft')['cr'] == run.metrics('base')['cr']
@@ -154,7 +160,7 @@ def test_partial_run_panels(partial_run):
     assert 'no stage-2 pairs' in PairPanel(partial_run).children[0].value
 
 def test_report(ui_run, tmp_path):
-    from ca_nb.analysis import write_report
+    from ca_nb.report import write_report
     path = write_report(ui_run, str(tmp_path / 'report.html'))
     text = open(path, encoding='utf-8').read()
     assert os.path.getsize(path) > 500_000 and text.count('* plotly.js v') == 1
@@ -163,7 +169,7 @@ def test_report(ui_run, tmp_path):
     for h in ('Stage comparison', 'Per task', 'Least consistent instances', 'Stage-2 pairs', 'Paraphrases'): assert f'<h2>{h}</h2>' in text
     assert 'stage IA-SFT+CAT (cat) has not been evaluated' in text
 
-CONSOLE_SCRIPT = "import sys\nfrom ca_nb.analysis import report_cli\nif __name__ == '__main__': sys.exit(report_cli())\n"
+CONSOLE_SCRIPT = "import sys\nfrom ca_nb.report import report_cli\nif __name__ == '__main__': sys.exit(report_cli())\n"
 
 def test_report_cli(partial_run, tmp_path):
     "`ca_nb_report RUN` writes RUN/report.html, also for a partial run (before `pip install -e .` the same script is run)."
@@ -176,14 +182,15 @@ def test_report_cli(partial_run, tmp_path):
 
 def test_views_use_the_runs_judge(tmp_path):
     "A run measured with the chat judge (extracted answers) is shown with that judge, not exact match of whole answers."
-    from ca_nb.analysis import Run
+    from ca_nb.runs import Run
+    from ca_nb.analysis import run_judge, instance_rows
     from ca_nb.judges import EXACT
     d = tmp_path / 'run' / 'eval' / 'ia_sft'; d.mkdir(parents=True)
     rows = [dict(task='t', instance='i', variant=v, refs=['Yes'], answer=a) for v, a in (('orig', 'Yes'), ('p1', 'The answer is: Yes.'))]
     (d / 'responses.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rows))
     (d / 'metrics.json').write_text(json.dumps({'judge': 'ExactMatch(chat_answer)'}))
     run = Run(tmp_path / 'run')
-    assert repr(run.judge) == 'ExactMatch(chat_answer)'
-    assert run.instances('ia_sft')[0]['cr'] == 1.0 and run.instances('ia_sft', EXACT)[0]['cr'] == 0.0
+    assert repr(run_judge(run)) == 'ExactMatch(chat_answer)'
+    assert instance_rows(run, 'ia_sft')[0]['cr'] == 1.0 and instance_rows(run, 'ia_sft', EXACT)[0]['cr'] == 0.0
     (d / 'metrics.json').write_text(json.dumps({'judge': 'ExactMatch(normalize)'}))
-    assert repr(Run(tmp_path / 'run').judge) == 'ExactMatch(normalize)'
+    assert repr(run_judge(Run(tmp_path / 'run'))) == 'ExactMatch(normalize)'

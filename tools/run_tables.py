@@ -4,10 +4,10 @@ with the evaluation size they call for, pair quality per rung, the ladder judge'
 robustness against distance, and the run's ablations.
 
 Usage (project root):  .venv/bin/python tools/run_tables.py RUN_DIR [--half-width 0.03]"""
-import argparse, json, os
+import argparse, os
 import numpy as np
-from ca_nb.analysis import Run, wording_table
-from ca_nb.files import read_jsonl
+from ca_nb.runs import Run
+from ca_nb.analysis import run_judge, wording_table
 from ca_nb.metrics import compare_stages, instances_needed
 
 NAMES = {'base': 'base', 'ia_sft': 'IA-SFT', 'cat': 'IA-SFT + CAT'}
@@ -17,8 +17,8 @@ def delta(c): return f"{c['delta']:+.3f} [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}],
 
 def comparisons(run: Run) -> dict:
     "The run's paired comparisons, recomputed from its answers (so they carry the per-instance spread)."
-    answers = {s: read_jsonl(run.file('eval', s, 'responses.jsonl')) for s in NAMES if os.path.exists(run.file('eval', s, 'responses.jsonl'))}
-    return compare_stages(answers, run.judge, seed=run.config.get('seed', 0))
+    answers = {s: run.responses(s) for s in NAMES if run.responses(s)}
+    return compare_stages(answers, run_judge(run), seed=run.config.get('seed', 0))
 
 def tables(path, half_width=0.03) -> str:
     run, out = Run(path), []
@@ -42,7 +42,7 @@ def tables(path, half_width=0.03) -> str:
         out += ["", f"Evaluation size: per-instance Δ CR (CAT − IA-SFT) has standard deviation {c['cr']['sd']:.3f} over "
                 f"{c['cr']['n']} instances; a ±{half_width} interval needs {instances_needed(c['cr']['sd'], half_width)} "
                 f"instances; measured half-width {hw:.3f}."]
-    q = run.summary.get('pair_quality')
+    q = run.pair_quality_summary()
     if q:
         p, j = q['pairs'], q['judge']
         out += ["", "| pairs | n | precision (chosen right) | wrong preferred to right | same text both sides |", "|---|---|---|---|---|",
@@ -73,11 +73,10 @@ def tables(path, half_width=0.03) -> str:
             out.append(f"| {NAMES[s]} | {np.corrcoef(g.similarity, g.accuracy)[0, 1]:+.2f} | {np.corrcoef(g.similarity, g.agreement)[0, 1]:+.2f} | " + " | ".join(cells) + " |")
         out += ["", "(one point per task × evaluation wording; similarity: highest character similarity to the task's training wordings; "
                 "agreement: with the answer under the original wording; in brackets, how many wordings fall in the bin)"]
-    abl = run.file('ablations')
-    if os.path.isdir(abl):
+    if run.ablations():
         out += ["", "| ablation | CAT CR | CAT accuracy | CAT − IA-SFT, Δ CR | Δ accuracy | pairs (precision) |", "|---|---|---|---|---|---|"]
-        for name in sorted(os.listdir(abl)):
-            a = Run(os.path.join(abl, name))
+        for d in run.ablations():
+            name, a = os.path.basename(d), Run(d)
             if 'cat' not in (a.summary.get('stages') or {}): continue
             ca = comparisons(a)['cat - ia_sft']; pq = (a.summary.get('pair_quality') or {}).get('pairs') or {}
             out.append(f"| {name} | {ci(a.summary['stages']['cat'], 'cr')} | {ci(a.summary['stages']['cat'], 'accuracy')} | {delta(ca['cr'])} | "
