@@ -12,10 +12,22 @@ from .suite import SPECS, mini_suite
 from .sni_gen import with_generated_instances
 
 # %% auto #0
-__all__ = ['sni_task_ids', 'load_paraphrases', 'write_paraphrases', 'attach_paraphrases', 'attach_paraphrase_file',
-           'source_task_ids', 'DataConfig', 'assign_splits', 'load_tasks']
+__all__ = ['wording_key', 'distinct_wordings', 'sni_task_ids', 'load_paraphrases', 'write_paraphrases', 'attach_paraphrases',
+           'attach_paraphrase_file', 'source_task_ids', 'DataConfig', 'assign_splits', 'load_tasks']
 
 # %% ../nbs/01c_data.ipynb #ba6757d0
+def wording_key(text:str) -> str:
+    "What two wordings must share to be the same: their text up to case and white space."
+    return ' '.join(str(text).casefold().split())
+
+def distinct_wordings(wordings, original:str|None=None) -> list:
+    "`wordings` stripped, without blanks, repeats (up to case and white space) and the `original`; the first spelling is kept."
+    seen = {wording_key(original)} if original is not None else set(); out = []
+    for w in wordings:
+        k = wording_key(w)
+        if k and k not in seen: seen.add(k); out.append(w.strip())
+    return out
+
 def sni_task_ids(path) -> list:
     "The task ids (file names) of an SNI task file or folder, without reading the files."
     path = str(path)
@@ -45,10 +57,10 @@ def load_paraphrases(path, tasks=None, also=()) -> dict:
         if tid in first_line:
             raise DataError(f'{path}: line {n}: a second line for task {tid!r} (the first is line {first_line[tid]}): expected one line per task')
         first_line[tid] = n
-        original = known[tid].definition.strip() if known is not None else None
-        kept = list(dict.fromkeys(p.strip() for p in reprs if p.strip() and p.strip() != original))
+        kept = distinct_wordings(reprs, known[tid].definition if known is not None else None)
         dropped = sum(1 for p in reprs if p.strip()) - len(kept)
-        if dropped: warnings.warn(f"{path}: line {n} (task {tid!r}): {dropped} repeated wording(s) dropped")
+        if dropped: warnings.warn(f"{path}: line {n} (task {tid!r}): {dropped} repeated wording(s) dropped "
+                                  f"(equal to another or to the original, up to case and white space)")
         out[tid] = kept
     return out
 
@@ -74,7 +86,10 @@ def attach_paraphrase_file(ts, path, split:str, source, allow_missing:bool=False
     ps = {}
     for f in str(path).split(','):
         for tid, ws in load_paraphrases(f, ts, also=source_task_ids(source)).items():
-            ps[tid] = list(dict.fromkeys(ps.get(tid, []) + ws))
+            both = distinct_wordings(ps.get(tid, []) + ws)
+            if tid in ps and len(both) < len(ps[tid]) + len(ws):
+                warnings.warn(f"{f}: task {tid!r}: {len(ps[tid]) + len(ws) - len(both)} wording(s) already in an earlier file dropped")
+            ps[tid] = both
     bare = [t.id for t in ts if not ps.get(t.id)]
     if bare and not allow_missing:
         raise DataError(f"{path}: no paraphrases for task(s) {bare}: expected at least one wording besides the original "
@@ -103,11 +118,17 @@ class DataConfig:
 
     def check(self):
         "Raise a `DataError` naming the option when a value cannot work."
-        for k in ('n_train', 'n_dev', 'n_test'):
-            if getattr(self, k) < 0: raise DataError(f"--{k.replace('_', '-')} {getattr(self, k)}: expected a count of 0 or more")
+        for k in ('n_train', 'n_dev', 'n_test', 'seed'):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise DataError(f"--{k.replace('_', '-')} {v}: expected {'a whole number' if k == 'seed' else 'a count'} of 0 or more")
         if self.train_instances not in ('split', 'generated'):
             raise DataError(f"--train-instances {self.train_instances!r}: expected split or generated")
-        if self.task_ids is not None and not [t for t in self.task_ids if t]: raise DataError("--task-ids: the id list is empty")
+        if self.task_ids is not None:
+            ids = [t for t in self.task_ids if t]
+            if not ids: raise DataError("--task-ids: the id list is empty")
+            twice = [t for t in dict.fromkeys(ids) if ids.count(t) > 1]
+            if twice: raise DataError(f"--task-ids: {twice[0]!r} given {ids.count(twice[0])} times: expected each task once")
         return self
 
 def assign_splits(tasks, n_test:int, n_dev:int) -> list:
@@ -124,10 +145,11 @@ def load_tasks(cfg:DataConfig) -> list:
     else: ts = load_sni_tasks(cfg.tasks, cfg.task_ids)
     if cfg.paraphrases: attach_paraphrase_file(ts, cfg.paraphrases, 'train', cfg.tasks)
     if cfg.eval_paraphrases: attach_paraphrase_file(ts, cfg.eval_paraphrases, 'test', cfg.tasks)
-    for t in ts:
-        seen = set(t.paraphrases.get('train', [])) & set(t.paraphrases.get('test', []))
+    for t in ts:  # compared up to case and white space: 'Sort the list.' is not new after 'sort the  list.'
+        trained = {wording_key(w) for w in t.paraphrases.get('train', [])}
+        seen = [w for w in t.paraphrases.get('test', []) if wording_key(w) in trained]
         if seen: raise DataError(f"--eval-paraphrases {cfg.eval_paraphrases}: task {t.id!r}: {len(seen)} evaluation wording(s) also in "
-                                 f"the training wordings ({next(iter(seen))[:60]!r}...): expected wordings the model is not trained on")
+                                 f"the training wordings ({seen[0][:60]!r}...): expected wordings the model is not trained on")
     if cfg.tasks == 'mini': return ts
     if cfg.train_instances == 'generated': return with_generated_instances(ts, cfg.n_train, cfg.n_dev, cfg.seed)
     return assign_splits(ts, cfg.n_test, cfg.n_dev)

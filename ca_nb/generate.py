@@ -10,10 +10,16 @@ from .files import JsonlCache, stable_hash
 from .models import model_fingerprint
 
 # %% auto #0
-__all__ = ['GenConfig', 'cache_key', 'cut_at_stop', 'prefix_groups', 'prefill', 'one_at_a_time', 'HttpEngine', 'check_context',
-           'generate']
+__all__ = ['require_positive', 'GenConfig', 'cache_key', 'cut_at_stop', 'prefix_groups', 'prefill', 'one_at_a_time', 'HttpEngine',
+           'check_context', 'generate']
 
 # %% ../nbs/03_generate.ipynb #7489e6d9
+def require_positive(cfg, *names):
+    "Raise a `ValueError` naming the option (`--max-new-tokens 0: expected 1 or more`) for a field of `cfg` that is not a whole number ≥ 1."
+    for k in names:
+        v = getattr(cfg, k)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"--{k.replace('_', '-')} {v}: expected 1 or more")
+
 @dataclass
 class GenConfig:
     "How answers are generated."
@@ -24,6 +30,11 @@ class GenConfig:
     seed: int = 0  # sampling seed (batch seeds derive from it)
     stop: tuple = ()  # strings that end an answer (besides the end-of-sequence token)
     batch_size: int = 64  # prompts per forward batch (prompts sharing a prefix are batched together)
+
+    def __post_init__(self):
+        require_positive(self, 'max_new_tokens', 'batch_size')
+        if self.do_sample and not self.temperature > 0: raise ValueError(f"--temperature {self.temperature}: expected more than 0 when sampling")
+        if not 0 < self.top_p <= 1: raise ValueError(f"--top-p {self.top_p}: expected more than 0 and at most 1")
 
     def key_fields(self) -> dict:
         "The settings that change an answer (batch size does not, for greedy decoding)."
@@ -140,24 +151,39 @@ def one_at_a_time(model, tokenizer, prompts, max_new_tokens:int=24) -> list:
 
 class HttpEngine:
     """A model served over an OpenAI-compatible HTTP API (`vllm serve`, TGI, llama.cpp's server, Ollama): completions of
-    prompts rendered here, so the same prompts, caches, metrics and panels serve a local and a served model."""
+    prompts rendered here, so the same prompts, caches, metrics and panels serve a local and a served model. Nothing the
+    server sends is trusted: a reply that is not one completion text per prompt is an error naming the server, what
+    came back and what was expected, raised before any of that request's answers reach the cache."""
     def __init__(self, url:str,  # the server's address, e.g. http://127.0.0.1:8000/v1
                  name:str|None=None,  # the served model's name (default: the first the server lists)
                  config=None,  # the model's `transformers` config (its family and context), when known
                  retries:int=4,  # attempts per request before giving up
                  backoff:float=0.5,  # seconds before the first retry, doubled after each
-                 timeout:float=300):  # seconds per request
+                 timeout:float=60):  # seconds to wait for each reply
         self.url, self.config, self.retries, self.backoff, self.timeout = url.rstrip('/'), config, retries, backoff, timeout
         if not self.url.endswith('/v1'): self.url += '/v1'
-        self.name = name or self._get('/models')['data'][0]['id']
+        self.name = name or self._first_model()
     def __repr__(self): return f"HttpEngine({self.url!r}, {self.name!r})"
     def fingerprint(self) -> str: return f"http:{self.name}"
 
-    def _request(self, path, body=None):
+    def _first_model(self) -> str:
+        "The first model id the server lists at `/models`."
+        r = self._get('/models')
+        data = r.get('data') if isinstance(r, dict) else None
+        if not isinstance(data, list) or not data:
+            raise ValueError(f"{self.url}/models: the server lists no model ({str(r)[:200]}): expected at least one in 'data'")
+        if not isinstance(data[0], dict) or not isinstance(data[0].get('id'), str) or not data[0]['id']:
+            raise ValueError(f"{self.url}/models: malformed model entry {str(data[0])[:200]}: expected an object with a string 'id'")
+        return data[0]['id']
+
+    def _request(self, path, body=None, on_retry=None):
+        "The JSON reply to a GET (no `body`) or POST; connection errors and HTTP 5xx are retried, calling `on_retry(attempt, retries, why)` before each wait."
         import time, urllib.request, urllib.error
         url, err = self.url + path, None
         for attempt in range(self.retries):
-            if attempt: time.sleep(self.backoff * 2 ** (attempt - 1))
+            if attempt:
+                if on_retry: on_retry(attempt + 1, self.retries, err)
+                time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
                 req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
                                              headers={'Content-Type': 'application/json'})
@@ -169,23 +195,51 @@ class HttpEngine:
                 err = f"{type(e).__name__}: {getattr(e, 'reason', e)}"; continue
             try: return json.loads(raw)
             except ValueError: raise ValueError(f"{url}: the server's reply is not JSON: {raw[:200]!r}") from None
-        raise ConnectionError(f"{url}: no answer after {self.retries} attempts ({err}): is the server running at --engine {self.url}?")
+        raise ConnectionError(f"{url}: no answer after {self.retries} attempts ({err}; {self.timeout:g} s per attempt): "
+                              f"is the server running at --engine {self.url}?")
 
     def _get(self, path): return self._request(path)
 
-    def complete(self, prompts, cfg:GenConfig, seeds) -> list:
-        "Completions of `prompts` (greedy in one request; sampled one request per prompt, each with its own seed)."
+    def _texts(self, r, n:int) -> list:
+        "The completion texts of a `/completions` reply `r` to `n` prompts, in prompt order; anything else is an error."
+        url = f"{self.url}/completions"
+        choices = r.get('choices') if isinstance(r, dict) else None
+        if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+            raise ValueError(f"{url}: malformed reply {str(r)[:200]}: expected 'choices', a list of objects with 'index' and 'text'")
+        idx = [c.get('index') for c in choices]
+        if any(isinstance(i, bool) or not isinstance(i, int) for i in idx) or sorted(idx) != list(range(n)):
+            raise ValueError(f"{url}: choice indices {idx[:20]} for {n} prompt(s): expected each of 0..{n - 1} once")
+        out = []
+        for c in sorted(choices, key=lambda c: c['index']):
+            t = c.get('text')
+            if t is None and 'message' in c:
+                raise ValueError(f"{url}: choice {c['index']} is a chat reply ('message': {str(c['message'])[:80]}): expected "
+                                 f"'text', the reply to a completion request (does the server offer /v1/completions?)")
+            if not isinstance(t, str):
+                got = 'missing' if 'text' not in c else 'null' if t is None else f"{t!r:.80}"
+                raise ValueError(f"{url}: choice {c['index']}: 'text' is {got}: expected the completion as a string")
+            out.append(t)
+        return out
+
+    def _some_text(self, texts, reply):
+        "Refuse a batch whose completions are all empty: a server that answers nothing, not a model's answers."
+        if texts and not any(t.strip() for t in texts):
+            raise ValueError(f"{self.url}/completions: empty 'text' for all {len(texts)} prompt(s) (e.g. {str(reply)[:120]}): "
+                             f"expected completions; check the served model, its stop strings and max_tokens")
+        return texts
+
+    def complete(self, prompts, cfg:GenConfig, seeds, on_retry=None) -> list:
+        """Completions of `prompts` (greedy in one request; sampled one request per prompt, each with its own seed), checked
+        (`_texts`, and not all empty); `on_retry(attempt, retries, why)` is called before each wait for the server."""
         body = dict(model=self.name, max_tokens=cfg.max_new_tokens, temperature=cfg.temperature if cfg.do_sample else 0.0,
                     top_p=cfg.top_p if cfg.do_sample else 1.0, **({'stop': list(cfg.stop)} if cfg.stop else {}))
         def one(ps, seed=None):
-            r = self._request('/completions', dict(body, prompt=ps, **({'seed': seed} if seed is not None else {})))
-            try: out = sorted(r['choices'], key=lambda c: c['index'])
-            except (KeyError, TypeError): raise ValueError(f"{self.url}/completions: malformed reply (no 'choices' with 'index' and 'text'): {str(r)[:200]}") from None
-            if len(out) != len(ps): raise ValueError(f"{self.url}/completions: {len(out)} completions for {len(ps)} prompts")
-            return [c['text'] for c in out]
-        if not cfg.do_sample: return one(list(prompts))
+            r = self._request('/completions', dict(body, prompt=ps, **({'seed': seed} if seed is not None else {})), on_retry)
+            return self._texts(r, len(ps)), r
+        if not cfg.do_sample: return self._some_text(*one(list(prompts)))
         from concurrent.futures import ThreadPoolExecutor
-        with ThreadPoolExecutor(min(8, len(prompts))) as ex: return [o[0] for o in ex.map(lambda a: one([a[0]], a[1]), zip(prompts, seeds))]
+        with ThreadPoolExecutor(min(8, len(prompts))) as ex: got = list(ex.map(lambda a: one([a[0]], a[1]), zip(prompts, seeds)))
+        return self._some_text([t[0] for t, _ in got], got[0][1])
 
 def check_context(model, lengths, max_new_tokens:int, meta=None):
     "Refuse, before any work, prompts that with `max_new_tokens` would not fit the model's context, naming the longest."
@@ -216,11 +270,14 @@ def generate(model, tokenizer, prompts, cfg:GenConfig|None=None, n_samples:int=1
             check_context(model, [(i, len(ids[i])) for i in need], cfg.max_new_tokens, meta)
             todo.sort(key=lambda j: (ids[j[0]], j[1]))  # prompts sharing a prefix end up side by side
             with tqdm(total=len(todo), desc=desc, disable=not progress, unit='ans') as bar:
+                def waiting(attempt, n, why): bar.set_postfix_str(f"waiting for the server, retry {attempt - 1}/{n - 1} ({why})")
                 for b in range(0, len(todo), cfg.batch_size):
                     batch = todo[b:b + cfg.batch_size]
                     seed = int(stable_hash(cfg.seed, batch[0][2], n=8), 16)
-                    if served: answers = [a.strip() for a in model.complete([prompts[i] for i, _, _ in batch], cfg,
-                                                                            [int(stable_hash(cfg.seed, k, n=8), 16) for _, _, k in batch])]
+                    if served:
+                        answers = [a.strip() for a in model.complete([prompts[i] for i, _, _ in batch], cfg,
+                                                                     [int(stable_hash(cfg.seed, k, n=8), 16) for _, _, k in batch], waiting)]
+                        if getattr(bar, 'postfix', None): bar.set_postfix_str('')  # the server answered: no longer waiting
                     else: answers = _generate_batch(model, tokenizer, [ids[i] for i, _, _ in batch], cfg, seed)
                     rows = []
                     for (i, s, k), raw in zip(batch, answers):

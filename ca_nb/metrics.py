@@ -4,26 +4,35 @@
 
 # %% ../nbs/04a_consistency.ipynb #8b62ec79
 from __future__ import annotations
-import itertools, math, os
+import functools, itertools, math, os, warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 import numpy as np
 from .files import write_json
-from .tasks import records
+from .tasks import records, SPLITS
 from .models import render_prompt, model_info
-from .generate import generate, GenConfig
-from .judges import EXACT, judge_for
+from .generate import generate, GenConfig, require_positive
+from .judges import EXACT, JUDGES, ExactMatch, judge_for
 
 # %% auto #0
-__all__ = ['STAGE_PAIRS', 'consistency_rate', 'max_consistency_rate', 'is_correct', 'bootstrap_ci', 'instance_table',
+__all__ = ['EMPTY_WARN', 'TOP_WARN', 'TOP_MARGIN', 'STAGE_PAIRS', 'WORDING_OPTION', 'is_empty', 'consistency_rate',
+           'max_consistency_rate', 'is_correct', 'bootstrap_ci', 'answer_shares', 'answer_warnings', 'instance_table',
            'consistency_metrics', 'sign_flip_p', 'paired_bootstrap_ci', 'compare_rows', 'instances_needed',
-           'compare_stages', 'EvalConfig', 'eval_records', 'evaluate', 'judge_comparison']
+           'compare_stages', 'EvalConfig', 'check_wordings', 'eval_records', 'evaluate', 'judge_comparison']
 
 # %% ../nbs/04a_consistency.ipynb #92417a00
+def is_empty(answer) -> bool:
+    "Whether an answer says nothing (None, empty or white space only): it agrees with no other answer."
+    return answer is None or not str(answer).strip()
+
 def _pair_matrix(answers, judge) -> np.ndarray:
-    n = len(answers); m = np.eye(n, dtype=bool)
-    for i, j in itertools.combinations(range(n), 2): m[i, j] = m[j, i] = judge(answers[i], answers[j])
+    n = len(answers); m = np.eye(n, dtype=bool); said = [not is_empty(a) for a in answers]
+    for i, j in itertools.combinations(range(n), 2): m[i, j] = m[j, i] = said[i] and said[j] and judge(answers[i], answers[j])
     return m
+
+def _key_counts(answers, judge) -> Counter:
+    "How many answers share each judge key; empty answers are left out (they agree with nothing)."
+    return Counter(judge.key(a) for a in answers if not is_empty(a))
 
 def _max_clique(m:np.ndarray) -> int:
     "Size of the largest clique of a small boolean adjacency matrix (Bron-Kerbosch with pivoting)."
@@ -39,19 +48,19 @@ def _max_clique(m:np.ndarray) -> int:
     return best
 
 def consistency_rate(answers, judge=EXACT) -> float:
-    "Share of answer pairs judged equivalent; NaN for fewer than two answers (nothing to agree with)."
+    "Share of answer pairs judged equivalent (an empty answer agrees with none); NaN for fewer than two answers."
     n = len(answers)
     if n < 2: return float('nan')
     if hasattr(judge, 'key'):
-        same = sum(c * (c - 1) // 2 for c in Counter(map(judge.key, answers)).values())
+        same = sum(c * (c - 1) // 2 for c in _key_counts(answers, judge).values())
     else: same = int(np.triu(_pair_matrix(answers, judge), 1).sum())
     return same / (n * (n - 1) / 2)
 
 def max_consistency_rate(answers, judge=EXACT) -> float:
-    "Size of the largest group of mutually equivalent answers, over the number of answers; NaN for fewer than two."
+    "Size of the largest group of mutually equivalent answers (an empty answer is a group of one), over the number of answers; NaN for fewer than two."
     n = len(answers)
     if n < 2: return float('nan')
-    if hasattr(judge, 'key'): return max(Counter(map(judge.key, answers)).values()) / n
+    if hasattr(judge, 'key'): return max(_key_counts(answers, judge).values(), default=1) / n
     return _max_clique(_pair_matrix(answers, judge)) / n
 
 # %% ../nbs/04a_consistency.ipynb #641a0487
@@ -67,6 +76,40 @@ def bootstrap_ci(values, n_resamples:int=2000, seed:int=0, level:float=0.95) -> 
     r = bootstrap((v,), np.mean, n_resamples=n_resamples, confidence_level=level, method='percentile',
                   random_state=np.random.default_rng(seed), vectorized=True)
     return [float(r.confidence_interval.low), float(r.confidence_interval.high)]
+
+EMPTY_WARN = 0.2  # warn when at least this share of the answers is empty
+TOP_WARN = 0.5  # warn when one answer takes at least this share of all answers ...
+TOP_MARGIN = 0.2  # ... and at least this much more than the references give it
+
+def _answer_keys(records, judge) -> list:
+    "`(answer key, or None for an empty answer; the references' keys)` per record (a pairwise judge: normalised text)."
+    key = judge.key if hasattr(judge, 'key') else EXACT.key
+    return [(None if is_empty(r['answer']) else key(r['answer']), {key(x) for x in r.get('refs') or []}) for r in records]
+
+def _shares(keyed) -> dict:
+    n = len(keyed)
+    if not n: return dict(empty_share=float('nan'), top_answer=None, top_answer_share=float('nan'), top_answer_ref_share=float('nan'))
+    counts = Counter(k for k, _ in keyed if k is not None)
+    top, c = (counts.most_common(1) or [(None, 0)])[0]
+    ref = 0 if top is None else sum(top in refs for _, refs in keyed)
+    return dict(empty_share=(n - sum(counts.values())) / n, top_answer=top, top_answer_share=c / n, top_answer_ref_share=ref / n)
+
+def answer_shares(records, judge=EXACT) -> dict:
+    "`empty_share`, and the most common non-empty answer key (`top_answer`) with its share of all answers and the references' share."
+    return _shares(_answer_keys(records, judge))
+
+def answer_warnings(s:dict,  # `answer_shares` numbers (or metrics holding them)
+                    where:str='',  # prefix naming what they are of, e.g. "task 'x': "
+                   ) -> dict:
+    "`{kind: warning}`, in words, when many answers are empty (`'empty'`) or one answer takes most of them (`'one_answer'`)."
+    out = {}
+    if s['empty_share'] >= EMPTY_WARN:
+        out['empty'] = (f"{where}{s['empty_share']:.0%} of the answers are empty: an empty answer agrees with no other, so these count "
+                        f"as inconsistent; check --max-new-tokens, the stop strings, the model or the server")
+    if s['top_answer_share'] >= TOP_WARN and s['top_answer_share'] >= s['top_answer_ref_share'] + TOP_MARGIN:
+        out['one_answer'] = (f"{where}{s['top_answer_share']:.0%} of the answers are {s['top_answer']!r} (the references give it "
+                             f"{s['top_answer_ref_share']:.0%}): a model giving one answer to everything is consistent only in a trivial sense")
+    return out
 
 def instance_table(records, judge=EXACT) -> list:
     "One row per (task, instance): its answers by variant, CR, MCR, correctness per variant."
@@ -99,17 +142,24 @@ def _summary(rows) -> dict:
                 spread=max(va.values()) - min(va.values()), accuracy_by_variant=va, n_instances=len(rows))
 
 def consistency_metrics(records, judge=EXACT, ci:bool=True, seed:int=0) -> dict:
-    "CR, MCR, accuracy, gap and spread overall and per task, with bootstrap CIs over instances."
+    "CR, MCR, accuracy, gap and spread overall and per task, with bootstrap CIs over instances; empty and top-answer shares, `warnings`."
+    name, judge = repr(judge), ExactMatch(functools.lru_cache(maxsize=None)(judge.key)) if hasattr(judge, 'key') else judge  # each text keyed once
     rows = instance_table(records, judge)
     if not rows: raise ValueError("consistency_metrics: no answer records")
-    by_task = defaultdict(list)
+    by_task, keyed_by_task, keyed = defaultdict(list), defaultdict(list), _answer_keys(records, judge)
     for r in rows: by_task[r['task']].append(r)
-    per_task = {t: _summary(rs) for t, rs in sorted(by_task.items())}
-    out = _summary(rows)
+    for r, k in zip(records, keyed): keyed_by_task[r['task']].append(k)
+    per_task = {}
+    for t, rs in sorted(by_task.items()):
+        per_task[t] = dict(_summary(rs), **_shares(keyed_by_task[t]))
+        per_task[t]['warnings'] = list(answer_warnings(per_task[t]).values())
+    out = dict(_summary(rows), **_shares(keyed))
     out['spread'] = float(np.mean([p['spread'] for p in per_task.values()]))  # within-task spread, averaged
     out.pop('accuracy_by_variant')
-    out.update(n_variants=max(len(r['answers']) for r in rows), n_tasks=len(per_task), per_task=per_task,
-               judge=repr(judge))
+    said = answer_warnings(out)  # a task's own warning is added where the overall numbers do not already say it
+    out['warnings'] = list(said.values()) + [w for t, p in per_task.items()
+                                             for k, w in answer_warnings(p, f"task {t!r}: ").items() if k not in said]
+    out.update(n_variants=max(len(r['answers']) for r in rows), n_tasks=len(per_task), per_task=per_task, judge=name)
     if ci:
         out['ci'] = {k: bootstrap_ci([r[k] for r in rows if len(r['answers']) >= 2], seed=seed) for k in ('cr', 'mcr')}
         out['ci']['accuracy'] = bootstrap_ci([np.mean(r['correct']) for r in rows], seed=seed)
@@ -172,6 +222,21 @@ class EvalConfig:
     batch_size: int = 64  # prompts per generation batch
     seed: int = 0  # bootstrap seed
 
+    def __post_init__(self):
+        require_positive(self, 'max_new_tokens', 'batch_size')
+        if self.n_instances is not None: require_positive(self, 'n_instances')
+        if self.split not in SPLITS: raise ValueError(f"--split {self.split!r}: expected one of {', '.join(SPLITS)}")
+        if self.judge not in JUDGES: raise ValueError(f"--judge {self.judge!r}: expected one of {', '.join(JUDGES)}")
+
+WORDING_OPTION = dict(test='--eval-paraphrases', train='--paraphrases', dev='a dev paraphrase split (the embedded suite has one)')
+
+def check_wordings(tasks, split:str='test'):
+    "Refuse tasks with no `split` wording besides the original (nothing to agree with), naming the option that gives them."
+    bare = [t.id for t in tasks if t.instances_for(split) and len(t.variants(split)) < 2]
+    if bare: raise ValueError(f"{len(bare)} task(s) have no {split} wording besides the original ({', '.join(map(repr, bare[:5]))}"
+                              f"{', ...' if len(bare) > 5 else ''}): consistency needs two wordings or more; give them with "
+                              f"{WORDING_OPTION.get(split, 'paraphrases of the ' + split + ' split')}")
+
 def eval_records(tasks, split:str='test', tokenizer=None, n_instances:int|None=None) -> list:
     "`records` of `split` with their prompts, rendered for `tokenizer`."
     return [dict(r, prompt=render_prompt(r['instruction'], r['input'], tokenizer)) for r in records(tasks, split, n_instances)]
@@ -182,6 +247,7 @@ def evaluate(model, tokenizer, tasks,
              progress:bool=True) -> dict:
     "Greedy answers for every instance × wording of `cfg.split`, measured; written to `out/` when given."
     cfg = cfg or EvalConfig()
+    check_wordings(tasks, cfg.split)
     judge = judge_for(cfg.judge, model_info(model, tokenizer).family)
     recs = eval_records(tasks, cfg.split, tokenizer, cfg.n_instances)
     if not recs: raise ValueError(f"evaluate: no {cfg.split!r} instances in {len(tasks)} task(s)")
@@ -193,6 +259,7 @@ def evaluate(model, tokenizer, tasks,
     m = consistency_metrics(recs, judge, seed=cfg.seed)
     m['split'] = cfg.split
     if out: write_json(os.path.join(out, 'metrics.json'), m)
+    for w in m['warnings']: warnings.warn(w, stacklevel=2)
     return m
 
 # %% ../nbs/04a_consistency.ipynb #ee67c9dd

@@ -85,17 +85,21 @@ def load_sni_task(path) -> Task:
         _fail(path, 'field "Definition"', 'expected a non-empty list of non-empty strings')
     insts = raw.get('Instances')
     if not isinstance(insts, list) or not insts: _fail(path, 'field "Instances"', 'expected a non-empty list')
-    seen, out = set(), []
+    seen, out = {}, []
     for j, r in enumerate(insts):
         where = f'Instances[{j}]'
         if not isinstance(r, dict) or not {'id', 'input', 'output'} <= r.keys():
             _fail(path, where, 'expected an object with "id", "input" and "output"')
+        if isinstance(r['id'], bool) or not isinstance(r['id'], (str, int)) or not str(r['id']).strip():
+            _fail(path, f'{where} field "id"', f'{r["id"]!r}: expected a non-empty string (or an integer)')
+        iid = str(r['id'])  # ids are compared as the strings they become: 1 and "1" are the same instance
+        if not isinstance(r['input'], str): _fail(path, f'{where} (id {iid!r}) field "input"', f'{r["input"]!r:.60}: expected a string')
         outs = r['output'] if isinstance(r['output'], list) else [r['output']]
         if not outs or not all(isinstance(o, str) for o in outs):  # an empty string is a real answer ("uU" minus vowels)
-            _fail(path, f'{where} (id {r["id"]!r}) field "output"', 'expected a non-empty list of strings')
-        if r['id'] in seen: _fail(path, f'{where} field "id"', f'duplicate instance id {r["id"]!r}')
-        seen.add(r['id'])
-        out.append(Instance(str(r['id']), str(r['input']), outs))
+            _fail(path, f'{where} (id {iid!r}) field "output"', 'expected a non-empty list of strings')
+        if iid in seen: _fail(path, f'{where} field "id"', f'duplicate instance id {iid!r} (also Instances[{seen[iid]}])')
+        seen[iid] = j
+        out.append(Instance(iid, r['input'], outs))
     return Task(Path(path).stem, defs[0].strip(), out, {}, source=path)
 
 def load_sni_tasks(path, task_ids=None) -> list:
@@ -106,6 +110,8 @@ def load_sni_tasks(path, task_ids=None) -> list:
     else: raise DataError(f"{path}: no such file or folder")
     if task_ids is not None:
         want = list(task_ids); have = {Path(f).stem: f for f in files}
+        twice = [t for t in dict.fromkeys(want) if want.count(t) > 1]
+        if twice: raise DataError(f"--task-ids: {twice[0]!r} given {want.count(twice[0])} times: expected each task once")
         missing = [t for t in want if t not in have]
         if missing: raise DataError(f"{path}: unknown task ids {missing}: expected ids among the {len(have)} task files")
         files = [have[t] for t in want]

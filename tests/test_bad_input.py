@@ -1,5 +1,5 @@
 "Bad input never becomes a wrong number: each case exits with one line naming the problem, or gives the documented result."
-import json, os, shutil, subprocess, sys
+import json, os, re, shutil, subprocess, sys
 import pytest
 from ca_nb.cli import eval_cli, sft_cli, demo_cli
 
@@ -127,3 +127,107 @@ def test_report_on_a_folder_without_a_run(tmp_path, tiny_base):
 def test_debug_shows_the_traceback(tmp_path, tiny_base):
     from ca_nb.tasks import DataError
     with pytest.raises(DataError): eval_cli(['--model', tiny_base, '--task-ids', ',', '--out', str(tmp_path / 'o'), '--debug'])
+
+# --- issue 30: a broken model never looks consistent; inputs checked once, completely ---
+
+def test_options_that_make_answers_impossible(tmp_path, capsys, tiny_base):
+    "--max-new-tokens 0 / --batch-size 0 are refused when the config is made: before the model loads, nothing written."
+    for opt, says in (('--max-new-tokens', '--max-new-tokens 0: expected 1 or more'), ('--batch-size', '--batch-size 0: expected 1 or more')):
+        fails(capsys, eval_cli, ['--model', tiny_base, opt, '0', '--out', str(tmp_path / 'o')] + SMALL, says)
+        fails(capsys, eval_cli, ['--model', str(tmp_path / 'nowhere'), opt, '-3', '--out', str(tmp_path / 'o')] + SMALL, f'{opt} -3')  # no model is read
+    assert not (tmp_path / 'o').exists()
+    from ca_nb.generate import GenConfig
+    from ca_nb.metrics import EvalConfig
+    for make, says in ((lambda: GenConfig(max_new_tokens=0), '--max-new-tokens 0'), (lambda: GenConfig(batch_size=-1), '--batch-size -1'),
+                       (lambda: GenConfig(do_sample=True, temperature=0.0), '--temperature 0.0'), (lambda: GenConfig(top_p=0), '--top-p 0'),
+                       (lambda: EvalConfig(max_new_tokens=0), '--max-new-tokens 0'), (lambda: EvalConfig(n_instances=0), '--n-instances 0'),
+                       (lambda: EvalConfig(split='val'), "--split 'val'"), (lambda: EvalConfig(judge='vibes'), "--judge 'vibes'")):
+        with pytest.raises(ValueError, match=says): make()
+
+def destroyed(tiny_base, tmp_path):
+    "The tiny base model with its output layer zeroed: every answer is the padding token, decoded as nothing."
+    from ca_nb.models import load_model
+    bad = tmp_path / 'destroyed'; shutil.copytree(tiny_base, bad, ignore=shutil.ignore_patterns('checkpoints'))
+    m, tok, _ = load_model(tiny_base)
+    m.lm_head.weight.data.zero_(); m.save_pretrained(bad)
+    return str(bad)
+
+def test_a_model_answering_nothing_is_not_consistent(tmp_path, capsys, tiny_base):
+    "A destroyed model answering nothing: CR 0 (not 1), MCR 1/n, empty share 1, and a warning in metrics.json and on stderr."
+    out = tmp_path / 'e'
+    with pytest.warns(UserWarning, match='100% of the answers are empty'):
+        eval_cli(['--model', destroyed(tiny_base, tmp_path), '--out', str(out)] + SMALL)
+    m = json.load(open(out / 'metrics.json'))
+    assert all(r['answer'] == '' for r in map(json.loads, open(out / 'responses.jsonl')))
+    assert m['cr'] == 0 and abs(m['mcr'] - 1 / m['n_variants']) < 1e-12 and m['empty_share'] == 1 and m['top_answer'] is None
+    assert len(m['warnings']) == 1 and 'empty' in m['warnings'][0] and m['per_task']['sort_asc']['empty_share'] == 1
+
+def test_no_evaluation_wording_is_refused_before_generation(tmp_path, capsys, tiny_base):
+    "SNI tasks given only training paraphrases have nothing to compare under --split test: refused, naming --eval-paraphrases."
+    d = tmp_path / 'sni'; d.mkdir()
+    json.dump({'Definition': ['Repeat the word.'], 'Instances': [{'id': str(i), 'input': w, 'output': [w]} for i, w in enumerate(['cat', 'dog', 'sun'])]},
+              open(d / 'task_echo.json', 'w'))
+    p = para_file(tmp_path / 'train.jsonl', [{'Task_id': 'task_echo', 'Definition_reprs': ['Say the word again.']}])
+    out = tmp_path / 'o'
+    fails(capsys, eval_cli, ['--model', tiny_base, '--tasks', str(d), '--paraphrases', p, '--n-test', '2', '--out', str(out)],
+          "1 task(s) have no test wording besides the original ('task_echo')", '--eval-paraphrases')
+    assert not (out / 'responses.jsonl').exists()
+    from ca_nb.metrics import check_wordings
+    from ca_nb.data import load_tasks, DataConfig
+    ts = load_tasks(DataConfig(str(d), paraphrases=p, n_test=1, n_dev=1))
+    check_wordings(ts, 'train')   # the train split has its wording
+    with pytest.raises(ValueError, match='no dev wording besides the original'): check_wordings(ts, 'dev')
+
+def test_duplicate_task_ids(tmp_path, capsys, tiny_base):
+    "--task-ids X,X loaded the task twice (and its instances counted twice): refused, naming the id."
+    fails(capsys, eval_cli, ['--model', tiny_base, '--task-ids', 'sort_asc,max_num,sort_asc', '--out', str(tmp_path / 'o')],
+          "--task-ids: 'sort_asc' given 2 times: expected each task once")
+    from ca_nb.tasks import load_sni_tasks, DataError
+    d = tmp_path / 'sni'; d.mkdir()
+    json.dump({'Definition': ['Echo.'], 'Instances': [{'id': '1', 'input': 'a', 'output': ['a']}]}, open(d / 'task_x.json', 'w'))
+    with pytest.raises(DataError, match="'task_x' given 2 times"): load_sni_tasks(d, ['task_x', 'task_x'])
+
+def test_wordings_equal_up_to_case_and_white_space(tmp_path):
+    "A wording equal to the original or to another up to case and white space is dropped with a warning; merged files too."
+    from ca_nb.data import load_paraphrases, attach_paraphrase_file
+    from ca_nb.suite import mini_suite
+    ts = mini_suite(2, 1, 1, task_ids=['sort_asc'])
+    orig = ts[0].definition
+    f = para_file(tmp_path / 'p.jsonl', [{'Task_id': 'sort_asc', 'Definition_reprs': [orig.upper(), 'Order  them.', ' order them.', 'Arrange them.']}])
+    with pytest.warns(UserWarning, match=r'2 repeated wording\(s\) dropped \(equal to another or to the original, up to case and white space\)'):
+        assert load_paraphrases(f, ts) == {'sort_asc': ['Order  them.', 'Arrange them.']}
+    g = para_file(tmp_path / 'q.jsonl', [{'Task_id': 'sort_asc', 'Definition_reprs': ['ARRANGE them.', 'Line them up.']}])
+    with pytest.warns(UserWarning, match=r"q.jsonl: task 'sort_asc': 1 wording\(s\) already in an earlier file dropped"):
+        attach_paraphrase_file(ts, f'{f},{g}', 'test', ts)
+    assert ts[0].paraphrases['test'] == ['Order  them.', 'Arrange them.', 'Line them up.']
+
+def test_train_eval_leak_compares_normalised_text(tmp_path, capsys, tiny_base):
+    "An evaluation wording that is a training wording in other case or spacing is a leak: refused."
+    tr = para_file(tmp_path / 'tr.jsonl', [{'Task_id': t, 'Definition_reprs': ['Put them in order.', 'Do it.']} for t in ('sort_asc', 'max_num')])
+    ev = para_file(tmp_path / 'ev.jsonl', [{'Task_id': t, 'Definition_reprs': ['PUT them  in order.', 'New words.']} for t in ('sort_asc', 'max_num')])
+    fails(capsys, eval_cli, ['--model', tiny_base, '--paraphrases', tr, '--eval-paraphrases', ev, '--out', str(tmp_path / 'o')] + SMALL,
+          "task 'sort_asc': 1 evaluation wording(s) also in the training wordings ('PUT them  in order.'")
+
+@pytest.mark.parametrize('inst, says', [
+    ({'id': 'a', 'input': None, 'output': ['x']}, 'Instances[1] (id \'a\') field "input": None: expected a string'),
+    ({'id': 'a', 'input': 7, 'output': ['x']}, 'Instances[1] (id \'a\') field "input": 7: expected a string'),
+    ({'id': None, 'input': 'y', 'output': ['x']}, 'Instances[1] field "id": None: expected a non-empty string (or an integer)'),
+    ({'id': ['a'], 'input': 'y', 'output': ['x']}, 'Instances[1] field "id": [\'a\']: expected'),
+    ({'id': 1, 'input': 'y', 'output': ['x']}, "Instances[1] field \"id\": duplicate instance id '1' (also Instances[0])"),
+])
+def test_bad_instance_fields_are_named(tmp_path, inst, says):
+    "null or non-string input, a non-string id, and ids equal as strings (1 and \"1\") are refused, naming file, instance and field."
+    from ca_nb.tasks import load_sni_task, DataError
+    f = tmp_path / 'task_x.json'
+    json.dump({'Definition': ['Echo.'], 'Instances': [{'id': '1', 'input': 'a', 'output': ['a']}, inst]}, open(f, 'w'))
+    with pytest.raises(DataError) as e: load_sni_task(f)
+    assert str(e.value).startswith(f'{f}: ') and says in str(e.value), str(e.value)
+
+def test_data_options_range_checked():
+    "Every numeric option of DataConfig is checked, naming the option."
+    from ca_nb.data import DataConfig
+    from ca_nb.tasks import DataError
+    for k, v, says in (('n_train', -1, '--n-train -1: expected a count of 0 or more'), ('n_dev', 2.5, '--n-dev 2.5'),
+                       ('n_test', True, '--n-test True'), ('seed', -1, '--seed -1: expected a whole number of 0 or more')):
+        with pytest.raises(DataError, match=re.escape(says)): DataConfig(**{k: v}).check()
+    DataConfig(n_train=0, n_dev=0, n_test=1, seed=0).check()
