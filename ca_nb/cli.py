@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_cli.ipynb #fa60d811
 from __future__ import annotations
-import argparse, inspect, os, re, sys, time
+import argparse, inspect, os, re, sys, time, warnings
 from dataclasses import asdict, fields, replace, MISSING
 from transformers.utils import logging as hf_logging
 from .files import write_json
@@ -81,6 +81,7 @@ def main(parser, run, argv=None):
     "Parse `argv` and call `run(args)`; errors become one line on stderr and a non-zero exit status."
     args = parser.parse_args(argv)
     hf_logging.disable_progress_bar()  # transformers' weight-loading bars; ca_nb's own bars stay
+    warnings.formatwarning = lambda msg, *a, **k: f"warning: {msg}\n"  # a warning is one line too, without its source line
     try:
         r = run(args); _end_distributed(); return r
     except KeyboardInterrupt:
@@ -139,6 +140,7 @@ def eval_parser():
     add_options(p, EvalConfig, ['split', 'n_instances', 'judge', 'max_new_tokens', 'batch_size'], group='evaluation')
     p.add_argument('--engine', help='answer through this OpenAI-compatible server (vLLM, TGI, llama.cpp, Ollama), e.g. http://127.0.0.1:8000/v1; '
                    '--model then gives the tokenizer and chat template (the weights stay on the server)')
+    p.add_argument('--timeout', type=float, default=60, help='seconds to wait for the server on each request (--engine)')
     p.add_argument('--out', default='runs/eval', help='folder for responses.jsonl and metrics.json (one evaluation per folder)')
     return p
 
@@ -151,7 +153,7 @@ def _eval(args):
     ts = load_tasks(plan.data)
     if args.engine:
         tok, config = load_tokenizer(args.model)
-        m = HttpEngine(args.engine, config=config)
+        m = HttpEngine(args.engine, config=config, timeout=args.timeout)
     else: m, tok, _ = load_model(args.model, ctx.dtype, ctx.device)
     ctx.seed_all()
     write_json(os.path.join(out, EVAL_CONFIG), setting)

@@ -11,8 +11,8 @@ from .data import DataConfig, load_tasks
 from .runs import STAGES, RunInfo, RunPaths, Run, check_settings
 from .models import load_model, RunContext
 from .tinylm import TinyConfig
-from .judges import JUDGES, judge_for
-from .metrics import EvalConfig, evaluate, compare_stages
+from .judges import judge_for
+from .metrics import EvalConfig, evaluate, compare_stages, check_wordings
 from .sft import IASFTConfig, TINY_BASE, TINY_IA_SFT, TINY_DATA, sft_dataset, train_sft, train_base
 from .reward import judge_examples
 from .align import AlignConfig, CATConfig, PairConfig, SampleConfig, run_alignment
@@ -82,11 +82,8 @@ class StudyPlan:
     threads: int  # torch CPU threads
 
     def check(self):
-        "Validate every part (each config checks its own fields), before any work starts."
+        "Validate every part (each config checks its own fields; `EvalConfig` when it is made), before any work starts."
         self.data.check(); self.ia_sft.check(); self.align.check()
-        e = self.eval
-        if e.judge not in JUDGES: raise ValueError(f"--judge {e.judge!r}: expected one of {', '.join(JUDGES)}")
-        if e.n_instances is not None and e.n_instances < 1: raise ValueError(f"--n-instances {e.n_instances}: expected 1 or more")
         return self
 
     def fit(self, tasks, log=print) -> StudyPlan:
@@ -245,6 +242,7 @@ def run_study(cfg:StudyConfig,  # the study
     judge_data = (plan.data.tasks == 'mini' and cfg.model is None) if cfg.judge_data is None else cfg.judge_data
     ctx.seed_all()
     ts = load_tasks(plan.data)
+    check_wordings(ts, plan.eval.split)  # before the base model trains: an evaluation needs wordings to agree across
     plan = plan.fit(ts, log)
     families = []
 
