@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_generate.ipynb #37573641
 from __future__ import annotations
-import json
+import json, os
 from dataclasses import dataclass, asdict
 from .files import JsonlCache, stable_hash
 from .models import model_fingerprint
@@ -185,8 +185,9 @@ class HttpEngine:
                 if on_retry: on_retry(attempt + 1, self.retries, err)
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
-                req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
-                                             headers={'Content-Type': 'application/json'})
+                headers = {'Content-Type': 'application/json'}
+                if os.environ.get('OPENAI_API_KEY'): headers['Authorization'] = f"Bearer {os.environ['OPENAI_API_KEY']}"
+                req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(), headers=headers)
                 with urllib.request.urlopen(req, timeout=self.timeout) as r: raw = r.read()
             except urllib.error.HTTPError as e:
                 if e.code < 500: raise ValueError(f"{url}: HTTP {e.code}: {e.read()[:300].decode(errors='replace')}") from None
@@ -200,9 +201,9 @@ class HttpEngine:
 
     def _get(self, path): return self._request(path)
 
-    def _texts(self, r, n:int) -> list:
-        "The completion texts of a `/completions` reply `r` to `n` prompts, in prompt order; anything else is an error."
-        url = f"{self.url}/completions"
+    def _texts(self, r, n:int, chat:bool=False) -> list:
+        "The `n` completion texts of a reply `r` (to `n` prompts, or `n` samples of one), in index order; anything else is an error."
+        url = f"{self.url}/{'chat/' if chat else ''}completions"
         choices = r.get('choices') if isinstance(r, dict) else None
         if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
             raise ValueError(f"{url}: malformed reply {str(r)[:200]}: expected 'choices', a list of objects with 'index' and 'text'")
@@ -211,6 +212,11 @@ class HttpEngine:
             raise ValueError(f"{url}: choice indices {idx[:20]} for {n} prompt(s): expected each of 0..{n - 1} once")
         out = []
         for c in sorted(choices, key=lambda c: c['index']):
+            if chat:
+                t = c.get('message', {}).get('content') if isinstance(c.get('message'), dict) else None
+                if not isinstance(t, str): raise ValueError(f"{url}: choice {c['index']}: no 'message' with a string 'content' "
+                                                            f"({str(c)[:120]}): expected a chat completion")
+                out.append(t); continue
             t = c.get('text')
             if t is None and 'message' in c:
                 raise ValueError(f"{url}: choice {c['index']} is a chat reply ('message': {str(c['message'])[:80]}): expected "
@@ -240,6 +246,17 @@ class HttpEngine:
         from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(min(8, len(prompts))) as ex: got = list(ex.map(lambda a: one([a[0]], a[1]), zip(prompts, seeds)))
         return self._some_text([t[0] for t, _ in got], got[0][1])
+
+    def sample(self, prompts, cfg:GenConfig, n:int=1, chat:bool=False, workers:int=8) -> list:
+        """`n` completions of each prompt, one request per prompt (the API's `n`), checked like `complete`'s: `[[text, ...]
+        per prompt]`. With `chat`, a prompt is the user's message to `/chat/completions`, and the server applies its chat template."""
+        body = dict(model=self.name, max_tokens=cfg.max_new_tokens, temperature=cfg.temperature if cfg.do_sample else 0.0,
+                    top_p=cfg.top_p if cfg.do_sample else 1.0, n=n, seed=cfg.seed, **({'stop': list(cfg.stop)} if cfg.stop else {}))
+        def one(p):
+            msg = {'messages': [{'role': 'user', 'content': p}]} if chat else {'prompt': p}
+            return self._texts(self._request('/chat/completions' if chat else '/completions', dict(body, **msg)), n, chat)
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max(1, min(workers, len(prompts)))) as ex: return list(ex.map(one, prompts))
 
 def check_context(model, lengths, max_new_tokens:int, meta=None):
     "Refuse, before any work, prompts that with `max_new_tokens` would not fit the model's context, naming the longest."

@@ -12,8 +12,8 @@ from .files import stable_hash
 from .text import normalize, token_overlap, char_similarity
 from .tasks import SPLITS, DataError
 from .data import DataConfig, load_tasks, load_paraphrases, write_paraphrases
-from .models import load_model, seed_everything
-from .generate import generate, GenConfig
+from .models import load_model, seed_everything, render_chat
+from .generate import generate, GenConfig, HttpEngine
 from .judges import RougeL, EmbeddingCosine
 
 # %% auto #0
@@ -230,9 +230,8 @@ def fewshot_prompt(definition:str,  # the definition to paraphrase
     return "\n\n".join([PROMPT_HEAD, *shots, f"Input: {definition.strip()}\nParaphrases ({n}):\n"])
 
 def as_chat(text:str, tokenizer=None) -> str:
-    "`text` as the user's turn of the tokenizer's chat template, or unchanged when it has none."
-    if tokenizer is not None and getattr(tokenizer, 'chat_template', None):
-        return tokenizer.apply_chat_template([{'role': 'user', 'content': text}], tokenize=False, add_generation_prompt=True)
+    "`text` as the user's turn of the tokenizer's chat template (`render_chat`: fixed date, no thinking), or unchanged when it has none."
+    if tokenizer is not None and getattr(tokenizer, 'chat_template', None): return render_chat([{'role': 'user', 'content': text}], tokenizer)
     return text
 
 @dataclass
@@ -276,34 +275,17 @@ def endpoint_complete(url:str,  # server address, e.g. http://localhost:8000 (wi
                       model:str='',  # the served model's name (default: the first the server lists)
                       chat:bool=True,  # use /v1/chat/completions (the prompt is the user's message); else /v1/completions
                       max_tokens:int=384,  # tokens per completion
-                      temperature:float=0.8,  # sampling temperature
+                      temperature:float=0.8,  # sampling temperature (0: greedy)
                       top_p:float=0.95,  # nucleus sampling mass
                       samples:int=1,  # completions per prompt (the API's `n`)
                       seed:int=0,  # sampling seed, where the server honours it
                       timeout:float=300,  # seconds per request
                       workers:int=8  # requests in flight at once
                      ) -> list:
-    "Completions `[[text per sample] per prompt]` from an OpenAI-compatible server, over urllib."
-    import urllib.request, urllib.error
-    from concurrent.futures import ThreadPoolExecutor
-    base = url.rstrip('/'); base = base if base.endswith('/v1') else base + '/v1'
-    headers = {'Content-Type': 'application/json'}
-    if os.environ.get('OPENAI_API_KEY'): headers['Authorization'] = f"Bearer {os.environ['OPENAI_API_KEY']}"
-    def call(path, body=None):
-        req = urllib.request.Request(base + path, None if body is None else json.dumps(body).encode(), headers)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as r: return json.load(r)
-        except urllib.error.HTTPError as e:
-            raise RuntimeError(f"{base + path}: HTTP {e.code}: {e.read().decode(errors='replace')[:300]}") from None
-    model = model or call('/models')['data'][0]['id']
-    def one(prompt):
-        body = dict(model=model, max_tokens=max_tokens, temperature=temperature, top_p=top_p, n=samples, seed=seed,
-                    stop=list(STOP))
-        if chat: body['messages'] = [{'role': 'user', 'content': prompt}]
-        else: body['prompt'] = prompt
-        choices = sorted(call('/chat/completions' if chat else '/completions', body)['choices'], key=lambda c: c.get('index', 0))
-        return [(c['message']['content'] if chat else c['text']) or '' for c in choices]
-    with ThreadPoolExecutor(max(1, workers)) as ex: return list(ex.map(one, prompts))
+    "Completions `[[text per sample] per prompt]` from an OpenAI-compatible server, through `generate.HttpEngine` (its retries and reply checks)."
+    cfg = GenConfig(max_new_tokens=max_tokens, do_sample=temperature > 0, temperature=temperature if temperature > 0 else 1.0,
+                    top_p=top_p, seed=seed, stop=STOP)
+    return HttpEngine(url, name=model or None, timeout=timeout).sample(prompts, cfg, n=samples, chat=chat, workers=workers)
 
 def endpoint_paraphrases(tasks,  # `Task`s whose definitions to paraphrase
                          url:str,  # the server's address

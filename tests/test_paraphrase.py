@@ -143,14 +143,21 @@ def test_study_table_and_figure():
 
 # --- LLM path -----------------------------------------------------------------------------------------------
 
-def test_llm_paraphrases_end_to_end(tiny_base):
+def test_llm_paraphrases_end_to_end(tiny_base, tmp_path):
     from ca_nb.models import load_model
+    from ca_nb.files import read_jsonl
     from ca_nb.tinylm import build_model, TinyConfig
+    from ca_nb.paraphrase import as_chat, _pool
     m, tok, _ = load_model(tiny_base)
     cfg = LLMConfig(max_new_tokens=16, samples=2)
-    out = llm_paraphrases(TASKS[:4], m, tok, n=3, cfg=cfg)  # the trained tiny model: plumbing only (it says little)
+    out = llm_paraphrases(TASKS[:4], m, tok, n=3, cfg=cfg, cache=str(tmp_path / 'c.jsonl'))  # the trained tiny model (it says little)
+    raw = read_jsonl(tmp_path / 'c.jsonl')   # what the model was asked and what it wrote
+    assert len(raw) == 4 * cfg.samples and all(r['answer'].strip() for r in raw)
+    asked = {t.id: as_chat(fewshot_prompt(t.definition, 3), tok) for t in TASKS[:4]}
+    assert {r['prompt'] for r in raw} == set(asked.values())
     assert list(out) == [t.id for t in TASKS[:4]]
-    for t in TASKS[:4]:
+    for t in TASKS[:4]:  # each task's paraphrases are exactly what parsing its own completions gives
+        assert out[t.id] == _pool([r['answer'] for r in raw if r['prompt'] == asked[t.id]], t.definition, 3)
         assert len(out[t.id]) <= 3 and all(p.strip() and p.strip().lower() != t.definition.lower() for p in out[t.id])
     noise = build_model(tok, TinyConfig(), seed=0)  # an untrained model writes text, so parsing and pooling run
     a = llm_paraphrases(TASKS[:3], noise, tok, n=3, cfg=cfg, seed=5)
