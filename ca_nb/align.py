@@ -204,7 +204,7 @@ def train_cat(model, tokenizer, pairs_ds,
               lora:bool=False):  # train a LoRA adapter instead of all weights
     "Consistency alignment training on preference pairs; saves the model (or adapter) and tokenizer in `out` (the setup and tail are stage 1's)."
     ctx = ctx or RunContext()
-    args = prepare_training(cfg or CATConfig(), model, tokenizer, pairs_ds, out, ctx)
+    args = prepare_training(cfg or CATConfig(), model, tokenizer, pairs_ds, out=out, ctx=ctx)
     tr = DPOTrainer(model=model, ref_model=None if lora else ref_model, args=args,
                     train_dataset=pairs_ds.select_columns(['prompt', 'chosen', 'rejected']), processing_class=tokenizer,
                     peft_config=lora_config() if lora else None)
@@ -280,7 +280,7 @@ def run_alignment(sft_dir:str,  # the stage-1 model folder
     if cat.precompute_ref_log_probs and state.num_processes > 1:  # TRL's precompute caches its dataset per process: not across ranks
         cat = replace(cat, precompute_ref_log_probs=False)
     ref = None if lora or cat.precompute_ref_log_probs else load_model(sft_dir).model  # a copy only when it is needed
-    tr = train_cat(m, tok, ds, out, cat, ctx, ref, lora)
+    tr = train_cat(m, tok, ds, out, cfg=cat, ctx=ctx, ref_model=ref, lora=lora)
     if stacked and tr.accelerator.is_main_process:  # the new adapter's base is the stage-1 adapter folder, relative so that a copied run still loads
         cfg_path = os.path.join(out, 'adapter_config.json'); acfg = json.load(open(cfg_path))
         acfg['base_model_name_or_path'] = os.path.relpath(os.path.abspath(sft_dir), os.path.abspath(out))

@@ -128,7 +128,7 @@ def base_parser():
 def _base(args):
     t0, plan = time.time(), resolve(args.preset, args.seed)
     ctx = RunContext(args.seed, args.device or 'auto', 'auto', plan.threads, args.resume)
-    tr = train_base(out_folder(args.out), load_tasks(plan.data), plan.tiny, plan.base, ctx)
+    tr = train_base(out_folder(args.out), load_tasks(plan.data), plan.tiny, cfg=plan.base, ctx=ctx)
     finish_stage(plan.stage_info('base', args.seed, health=tr.health), args.out)
     print(f"base model ({args.preset}) saved in {args.out} after {time.time() - t0:.0f}s")
 
@@ -181,7 +181,7 @@ def _sft(args):
     m, tok, _ = load_model(args.model); m.train()
     ds = sft_dataset(ts, tok, n_variants=plan.ia_sft.n_variants, seed=args.seed)
     print(f"IA-SFT data: {len(ds)} rows ({len(ts)} tasks, n_variants={plan.ia_sft.n_variants})")
-    tr = train_sft(m, tok, ds, out, plan.ia_sft, ctx, lora=args.lora)
+    tr = train_sft(m, tok, ds, out, cfg=plan.ia_sft, ctx=ctx, lora=args.lora)
     if not tr.accelerator.is_main_process: return
     finish_stage(plan.stage_info('ia_sft', args.seed, args.lora, tr.accelerator.num_processes, tr.health), out)
     th = throughput(out)

@@ -119,7 +119,8 @@ def resolve(preset:str='tiny',  # the preset the plan starts from
             **overrides) -> StudyPlan:  # `section={field: value}` for the sections of `SECTIONS`
     "The one place stage configs are made: the preset's, with `data`, `seed` and `overrides`, checked."
     p = get_preset(preset)
-    plan = StudyPlan(p.name, replace(data or p.data, seed=seed), p.tiny, p.base, p.ia_sft, replace(p.eval, seed=seed), p.align, p.threads)
+    plan = StudyPlan(preset=p.name, data=replace(data or p.data, seed=seed), tiny=p.tiny, base=p.base, ia_sft=p.ia_sft,
+                     eval=replace(p.eval, seed=seed), align=p.align, threads=p.threads)
     for section, changes in overrides.items():
         if section not in SECTIONS: raise ValueError(f"resolve: unknown section {section!r}: expected one of {', '.join(SECTIONS)}")
         if changes: plan = _replace_at(plan, SECTIONS[section], changes)
@@ -171,7 +172,7 @@ class StudyConfig:
 
     def context(self, threads:int|None=None, resume:bool=False, progress:bool=True, log=print) -> RunContext:
         "The study's run context (seed, device, dtype; checked when made)."
-        return RunContext(self.seed, self.device, self.dtype, threads, resume, progress, log)
+        return RunContext(seed=self.seed, device=self.device, dtype=self.dtype, threads=threads, resume=resume, progress=progress, log=log)
 
     def check(self):
         "Raise a clear error naming the option when a value cannot work (before any work starts)."
@@ -263,7 +264,7 @@ def run_study(cfg:StudyConfig,  # the study
         base_dir = cfg.model or paths.stage('base')
         if cfg.model is None and not _check_done(paths, 'base'):
             log(f"[base] training the {plan.preset} base model on canonical instructions ({plan.base.max_steps} steps)")
-            tr = train_base(base_dir, ts, plan.tiny, plan.base, ctx)
+            tr = train_base(base_dir, ts, plan.tiny, cfg=plan.base, ctx=ctx)
             finish_stage(plan.stage_info('base', cfg.seed, health=tr.health), base_dir)
         return stage_eval('base', base_dir)
     stages = {'base': timed('base', base)}
@@ -277,7 +278,7 @@ def run_study(cfg:StudyConfig,  # the study
             ds = sft_dataset(ts, tok, n_variants=plan.ia_sft.n_variants, seed=cfg.seed, extra_rows=extra)
             log(f"[ia_sft] {len(ds)} rows (n_variants={plan.ia_sft.n_variants}{f', {len(extra)} judging examples' if extra else ''}), "
                 f"{plan.ia_sft.max_steps} steps{' with LoRA' if cfg.lora else ''}")
-            tr = train_sft(m, tok, ds, sft_dir, plan.ia_sft, ctx, lora=cfg.lora)
+            tr = train_sft(m, tok, ds, sft_dir, cfg=plan.ia_sft, ctx=ctx, lora=cfg.lora)
             del m
             finish_stage(plan.stage_info('ia_sft', cfg.seed, cfg.lora, tr.accelerator.num_processes, tr.health), sft_dir)
         return stage_eval('ia_sft', sft_dir)

@@ -180,7 +180,7 @@ def train_sft(model, tokenizer, dataset,
               lora:bool=False):  # train a LoRA adapter instead of all weights
     "Train `model` on a prompt/completion `dataset` with TRL's `SFTTrainer`; save model (or adapter) and tokenizer in `out`."
     ctx = ctx or RunContext()
-    args = prepare_training(cfg or IASFTConfig(), model, tokenizer, dataset, out, ctx)
+    args = prepare_training(cfg or IASFTConfig(), model, tokenizer, dataset, out=out, ctx=ctx)
     trainer = SFTTrainer(model=model, args=args, processing_class=tokenizer,
                          train_dataset=dataset.select_columns(['prompt', 'completion']),
                          peft_config=lora_config() if lora else None)
@@ -211,7 +211,7 @@ def train_base(out:str,  # folder to save the base model in
     tok = build_tokenizer(tokenizer_texts(tasks, judge_tokenizer_texts()), tiny.max_words)
     model = build_model(tok, tiny, ctx.seed)
     ds = sft_dataset(tasks, tok, n_variants=1, seed=ctx.seed)
-    return train_sft(model, tok, ds, out, cfg, ctx)
+    return train_sft(model, tok, ds, out, cfg=cfg, ctx=ctx)
 
 # %% ../nbs/06_sft.ipynb #ac488155
 TINY_DATA = DataConfig(n_train=60, n_dev=10, n_test=10)  # the suite's sizes for the tiny models
@@ -227,7 +227,7 @@ def cached_base(tiny:TinyConfig|None=None, cfg:IASFTConfig|None=None, data:DataC
     "The folder of a tiny base model, trained once and reused (defaults: the tiny sizes)."
     tiny, cfg, data = tiny or TinyConfig(), cfg or TINY_BASE, data or TINY_DATA
     ctx = RunContext(seed, threads=1, progress=False, log=lambda *a: None)
-    build = lambda out: train_base(out, load_tasks(data), tiny, cfg, ctx)
+    build = lambda out: train_base(out, load_tasks(data), tiny, cfg=cfg, ctx=ctx)
     return cached_build(f'base-{seed}', _key(tiny, cfg, data, training_args(cfg, '', ctx)), _code_files(), TRAIN_LOG, build)
 
 def cached_sft(base:str|None=None, cfg:IASFTConfig|None=None, data:DataConfig|None=None, seed:int=0) -> str:
@@ -236,5 +236,5 @@ def cached_sft(base:str|None=None, cfg:IASFTConfig|None=None, data:DataConfig|No
     ctx = RunContext(seed, threads=1, progress=False, log=lambda *a: None)
     def build(out):
         model, tok, _ = load_model(base); model.train()
-        train_sft(model, tok, sft_dataset(load_tasks(data), tok, cfg.n_variants, seed), out, cfg, ctx)
+        train_sft(model, tok, sft_dataset(load_tasks(data), tok, cfg.n_variants, seed), out, cfg=cfg, ctx=ctx)
     return cached_build(f'ia_sft-{seed}', _key(cfg, data, training_args(cfg, '', ctx)) + [base], _code_files(), TRAIN_LOG, build)
