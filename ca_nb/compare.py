@@ -59,10 +59,13 @@ def parse_model(text:str,  # `[LABEL=]SOURCE` or `LABEL=http://host:port/v1`
         return ModelSpec(label, tokenizer or label, src)
     return ModelSpec(label or default_label(src), src)
 
+_TAKEN = ('leaderboard.json', 'leaderboard.csv', 'leaderboard.md', 'report.html')  # the comparison's own files
+
 def check_labels(specs):
-    "Refuse two models with the same folder, naming them."
+    "Refuse two models with the same folder, or a label naming one of the comparison's own files."
     seen = {}
     for s in specs:
+        if s.folder in _TAKEN: raise ValueError(f"--models: label {s.label!r} is the name of a file the comparison writes: choose another")
         if s.folder in seen: raise ValueError(f"--models: two models named {s.folder!r} ({seen[s.folder]}, {s.url or s.source}): "
                                               f"give them labels, e.g. {s.folder}2={s.url or s.source}")
         seen[s.folder] = s.url or s.source
