@@ -21,7 +21,7 @@ from .report import write_report
 # %% auto #0
 __all__ = ['field_help', 'add_options', 'given', 'own_fields', 'command', 'main', 'out_folder', 'command_plan', 'base_parser',
            'base_cli', 'eval_parser', 'eval_cli', 'sft_parser', 'sft_cli', 'align_parser', 'align_cli', 'demo_parser',
-           'demo_config', 'demo_cli']
+           'demo_config', 'demo_cli', 'compare_parser', 'compare_cli']
 
 # %% ../nbs/11_cli.ipynb #0c481f0b
 def field_help(cls) -> dict:
@@ -240,3 +240,42 @@ def _demo(args):
     print(f"run folder: {os.path.abspath(args.out)}\nwall time: {time.time() - t0:.0f}s")
 
 def demo_cli(argv=None): return main(demo_parser(), _demo, argv)
+
+# %% ../nbs/11_cli.ipynb #301f8530
+from .compare import compare_models, comparison_data, leaderboard_text, parse_models, recorded_eval
+from .leaderboard import write_compare_report
+
+def compare_parser():
+    p = command("Many models on the same instances and wordings: one table of consistency and accuracy, paired differences "
+                "against a baseline, a report.")
+    p.add_argument('--models', required=True, help="comma-separated models, each [LABEL=]MODEL (a folder, a run stage such as "
+                   "runs/demo/cat, a GGUF file, a Hub id or 'smollm2') or LABEL=http://host:port/v1 (a served model)")
+    p.add_argument('--baseline', help='the label paired differences are taken against (default: the first model)')
+    p.add_argument('--tokenizer', help="the tokenizer and chat template of every served model (a model source); default: "
+                   "each served model's LABEL read as a model source (smollm2=http://...)")
+    p.add_argument('--seed', type=int, help="random seed (default: the models' own, else 0)")
+    add_options(p, RunContext, ['device', 'dtype'], group='device')
+    add_options(p, DataConfig, [f.name for f in fields(DataConfig) if f.name != 'seed'],
+                group="data (default: what the models recorded, else the embedded suite)")
+    add_options(p, EvalConfig, ['split', 'n_instances', 'judge', 'max_new_tokens', 'batch_size'],
+                group="evaluation (default: the settings of the run the models belong to)")
+    p.add_argument('--timeout', type=float, default=60, help='seconds to wait for a served model on each request')
+    p.add_argument('--out', default='runs/compare', help='folder for DIR/<label>/ per model, leaderboard.json/.csv/.md and report.html')
+    return p
+
+def _compare(args):
+    specs = parse_models(args.models, args.tokenizer)
+    data = comparison_data(specs, given(args, DataConfig), args.seed)
+    cfg = EvalConfig(**{**recorded_eval(specs), **given(args, EvalConfig), 'seed': data.seed})
+    ctx = RunContext(data.seed, args.device or 'auto', args.dtype or 'auto', log=lambda m: print(m, file=sys.stderr))
+    lb = compare_models(specs, data, cfg, out_folder(args.out), args.baseline, ctx, args.timeout)
+    report = write_compare_report(args.out)
+    print(leaderboard_text(lb))
+    print(f"leaderboard: {os.path.join(args.out, 'leaderboard.md')} (.json, .csv)\nreport: {report}")
+    if lb['failed']:
+        print(f"error: {len(lb['failed'])} of {len(specs)} model(s) failed ({', '.join(lb['failed'])}); the others are in the table",
+              file=sys.stderr)
+        sys.exit(1)
+    return lb
+
+def compare_cli(argv=None): return main(compare_parser(), _compare, argv)

@@ -18,7 +18,8 @@ from .judges import EXACT, JUDGES, ExactMatch, judge_for
 __all__ = ['EMPTY_WARN', 'TOP_WARN', 'TOP_MARGIN', 'STAGE_PAIRS', 'WORDING_OPTION', 'is_empty', 'consistency_rate',
            'max_consistency_rate', 'is_correct', 'bootstrap_ci', 'answer_shares', 'answer_warnings', 'instance_table',
            'consistency_metrics', 'sign_flip_p', 'paired_bootstrap_ci', 'compare_rows', 'instances_needed',
-           'compare_stages', 'EvalConfig', 'check_wordings', 'eval_records', 'evaluate', 'judge_comparison']
+           'compare_stages', 'EvalConfig', 'check_wordings', 'eval_records', 'evaluate', 'judge_comparison',
+           'instance_sensitivity', 'prompt_sensitivity', 'worst_wording_accuracy']
 
 # %% ../nbs/04a_consistency.ipynb #92417a00
 def is_empty(answer) -> bool:
@@ -274,3 +275,23 @@ def judge_comparison(records,  # answer records (`task`, `instance`, `variant`, 
         m = consistency_metrics(records, j, ci=False)
         rows.append(dict(judge=name, cr=m['cr'], mcr=m['mcr'], accuracy=m['accuracy'], gap=m['gap']))
     return pd.DataFrame(rows).set_index('judge').round(3)
+
+# %% ../nbs/04a_consistency.ipynb #35a33138
+def instance_sensitivity(correct) -> float:
+    "Mean over pairs of wordings of |correct_i − correct_j| for one instance; NaN under fewer than two wordings."
+    c = [float(x) for x in correct]
+    if len(c) < 2: return float('nan')
+    return float(np.mean([abs(a - b) for a, b in itertools.combinations(c, 2)]))
+
+def prompt_sensitivity(rows) -> float:
+    "ProSA's PSS over `instance_table` rows: per instance the mean |correct_i − correct_j| over its wording pairs, averaged over instances."
+    per = [instance_sensitivity(r['correct']) for r in rows if len(r['correct']) >= 2]
+    return float(np.mean(per)) if per else float('nan')
+
+def worst_wording_accuracy(rows) -> float:
+    "Per task the lowest accuracy over its wordings (each over the task's instances), averaged over tasks."
+    by = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        for v, c in zip(r['variants'], r['correct']): by[r['task']][v].append(c)
+    worst = [min(float(np.mean(cs)) for cs in vs.values()) for vs in by.values()]
+    return float(np.mean(worst)) if worst else float('nan')

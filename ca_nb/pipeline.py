@@ -307,7 +307,7 @@ def cached_run(preset:str='tiny', seed:int=0) -> str:
     "The folder of a finished study for `preset`/`seed`, run once and reused."
     import glob, ca_nb
     files = [f for f in glob.glob(os.path.join(os.path.dirname(ca_nb.__file__), '*.py'))
-             if not f.endswith(('_modidx.py', 'cli.py', 'analysis.py', 'widgets.py', 'report.py', 'paraphrase.py'))]
+             if not f.endswith(('_modidx.py', 'cli.py', 'analysis.py', 'widgets.py', 'report.py', 'paraphrase.py', 'compare.py', 'leaderboard.py'))]
     cfg = StudyConfig(preset, seed)
     return cached_build(f'run-{preset}-{seed}', asdict(cfg), files, 'metrics.json',
                         lambda out: run_study(cfg, out, resume=True, progress=False, log=lambda *a: None))

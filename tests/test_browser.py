@@ -1,6 +1,6 @@
 """A real browser opens what a researcher opens: the HTML report (offline, from file://) and a JupyterLab notebook
 showing the panels. Debian's chromium, driven headless by Playwright's Python package (no browser download)."""
-import json, os, shutil, socket, subprocess, sys, time, urllib.request
+import contextlib, json, os, shutil, socket, subprocess, sys, time, urllib.request
 import pytest
 
 CHROMIUM = '/usr/bin/chromium'
@@ -69,15 +69,14 @@ def _wait_http(url, proc, timeout=90):
         except Exception: time.sleep(0.5)
     return False
 
-@pytest.fixture
-def lab(run_dir, tmp_path):
-    "JupyterLab on 127.0.0.1 serving a notebook that shows the panels of the run; yields (base url, notebook name)."
+@contextlib.contextmanager
+def _lab(tmp_path, cells):
+    "JupyterLab on 127.0.0.1 serving a notebook of the code `cells`; yields (base url, notebook name)."
     import nbformat
     jupyter = os.path.join(os.path.dirname(sys.executable), 'jupyter')
     if not os.path.exists(jupyter): pytest.skip(f"{jupyter} is missing: install the dev requirements (jupyterlab)")
     root = tmp_path / 'lab'; root.mkdir()
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in (
-        "from ca_nb.widgets import ConsistencyPanel, PairPanel", f"ConsistencyPanel({run_dir!r})", f"PairPanel({run_dir!r}, page_size=3)")])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     nb.metadata = {'kernelspec': {'display_name': 'Python 3', 'language': 'python', 'name': 'python3'}}
     nbformat.write(nb, root / 'panels.ipynb')
     settings = tmp_path / 'settings' / '@jupyterlab' / 'apputils-extension'; settings.mkdir(parents=True)
@@ -101,6 +100,12 @@ def lab(run_dir, tmp_path):
         except subprocess.TimeoutExpired: proc.kill(); proc.wait()
         log.close()
 
+@pytest.fixture
+def lab(run_dir, tmp_path):
+    "JupyterLab serving a notebook that shows the panels of the run; yields (base url, notebook name)."
+    with _lab(tmp_path, ("from ca_nb.widgets import ConsistencyPanel, PairPanel", f"ConsistencyPanel({run_dir!r})",
+                         f"PairPanel({run_dir!r}, page_size=3)")) as got: yield got
+
 def _kernel_ready(base, timeout=90) -> bool:
     "Whether the notebook's kernel is idle with the page connected to it (JupyterLab's REST API)."
     t0 = time.time()
@@ -110,9 +115,8 @@ def _kernel_ready(base, timeout=90) -> bool:
         time.sleep(0.5)
     return False
 
-def test_panels_render_in_jupyterlab(browser, lab, tmp_path):
-    "Run all cells: the panels render as widgets (buttons, dropdowns) with the heatmap drawn as SVG, and a click runs Python."
-    base, name = lab
+def _run_all(browser, base, name):
+    "Open the notebook in JupyterLab and run all its cells until a widget button shows; returns (page, output areas)."
     page = browser.new_page(viewport={'width': 1400, 'height': 1000})
     page.set_default_timeout(60_000)
     page.goto(f'{base}/lab/tree/{name}?reset')
@@ -128,6 +132,11 @@ def test_panels_render_in_jupyterlab(browser, lab, tmp_path):
         try: out.locator('.widget-button').first.wait_for(state='visible', timeout=40_000); break
         except Exception:
             if attempt == 2: raise
+    return page, out
+
+def test_panels_render_in_jupyterlab(browser, lab, tmp_path):
+    "Run all cells: the panels render as widgets (buttons, dropdowns) with the heatmap drawn as SVG, and a click runs Python."
+    page, out = _run_all(browser, *lab)
     heatmap = out.locator('.js-plotly-plot .heatmaplayer image')
     heatmap.first.wait_for(state='attached', timeout=60_000)
     assert out.locator('.js-plotly-plot .main-svg').count() >= 2  # task bars and the agreement heatmap
@@ -151,3 +160,63 @@ def test_panels_render_in_jupyterlab(browser, lab, tmp_path):
     out.locator('.widget-label', has_text='· page 2 of').wait_for(state='visible')
     page.screenshot(path=str(tmp_path / 'pair_panel.png'))
     page.close()
+
+@pytest.fixture(scope='module')
+def compare_dir(tmp_path_factory):
+    "A small comparison: the cached tiny base and IA-SFT models on four suite tasks, and a model that is not there."
+    from dataclasses import replace
+    from ca_nb.sft import cached_base, cached_sft, TINY_DATA
+    from ca_nb.models import RunContext
+    from ca_nb.metrics import EvalConfig
+    from ca_nb.compare import compare_models
+    out = str(tmp_path_factory.mktemp('compare'))
+    compare_models([f'base={cached_base()}', f'ia_sft={cached_sft()}', 'gone=/no/such/model'],
+                   replace(TINY_DATA, task_ids=['sort_asc', 'max_num', 'upper_word', 'count_vowels']), EvalConfig(n_instances=3), out,
+                   ctx=RunContext(device='cpu', threads=1, progress=False, log=lambda *a: None))
+    return out
+
+def test_compare_report_renders_offline(browser, compare_dir, tmp_path):
+    "The comparison's report draws its forest plot and heatmaps from file:// with every network request refused."
+    from ca_nb.leaderboard import write_compare_report
+    path = write_compare_report(compare_dir, str(tmp_path / 'report.html'))
+    page = browser.new_page(viewport={'width': 1300, 'height': 900})
+    remote, errors = [], []
+    page.route('**/*', lambda route: route.continue_() if route.request.url.startswith(('file:', 'data:'))
+               else (remote.append(route.request.url), route.abort()))
+    page.on('pageerror', lambda e: errors.append(str(e)))
+    page.goto('file://' + path)
+    page.wait_for_selector('.js-plotly-plot .main-svg', timeout=60_000)
+    n_divs = page.locator('.plotly-graph-div').count()
+    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n_divs}", timeout=60_000)
+    assert page.locator('.js-plotly-plot').count() == n_divs == 3   # the forest plot and two heatmaps
+    assert page.locator('.js-plotly-plot .heatmaplayer image').count() == 2
+    assert page.locator('.js-plotly-plot .scatterlayer .point').count() == 3   # one model against the baseline, three measures
+    assert page.locator('.js-plotly-plot .scatterlayer .errorbar').count() == 3   # each with its interval
+    board = page.locator('table.ca-leaderboard')
+    assert board.locator('tr').count() == 4 and 'failed: ' in board.locator('tr').last.inner_text()
+    assert page.locator('.ca-ok, .ca-bad').count() >= 3 * 2 * 7   # three instances, two models, seven wordings, all marked
+    page.screenshot(path=str(tmp_path / 'compare_report.png'), full_page=False)
+    assert not remote and not errors, (remote, errors)
+    page.close()
+
+def test_leaderboard_panel_renders_in_jupyterlab(browser, compare_dir, tmp_path):
+    "Run all cells: the panel renders its table, forest plot and heatmap; sorting and stepping through instances run Python."
+    with _lab(tmp_path, ("from ca_nb.leaderboard import LeaderboardPanel", f"LeaderboardPanel({compare_dir!r})")) as (base, name):
+        page, out = _run_all(browser, base, name)
+        out.locator('.js-plotly-plot .heatmaplayer image').first.wait_for(state='attached', timeout=60_000)
+        out.locator('.js-plotly-plot .scatterlayer .point').first.wait_for(state='attached', timeout=60_000)
+        assert out.locator('.js-plotly-plot .main-svg').count() >= 2   # the forest plot and the heatmap
+        assert 'LeaderboardPanel(' not in out.first.inner_text()   # a rendered widget, not its text repr
+        board = out.locator('table.ca-leaderboard')
+        first = lambda: board.locator('tr').nth(1).locator('td').first.inner_text()
+        top = first()
+        out.get_by_role('button', name='ascending').click()   # the other order: another model on top
+        page.wait_for_function("t => document.querySelector('table.ca-leaderboard tr:nth-child(2) td').innerText !== t", arg=top)
+        assert 'failed: ' in board.locator('tr').last.inner_text()   # the failed model stays last
+        answers = out.locator('.ca-answer')
+        before = out.locator('.widget-html-content b', has_text=' · ').first.inner_text()
+        out.get_by_role('button', name='next ▶').click()
+        page.wait_for_function("b => [...document.querySelectorAll('.widget-html-content b')].some(e => e.innerText.includes(' · ') && e.innerText !== b)", arg=before)
+        assert answers.count() == 2 * 7   # two models, seven wordings
+        page.screenshot(path=str(tmp_path / 'leaderboard_panel.png'))
+        page.close()
