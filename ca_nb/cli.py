@@ -4,24 +4,24 @@
 
 # %% ../nbs/11_cli.ipynb #fa60d811
 from __future__ import annotations
-import argparse, inspect, os, re, sys, time, warnings
+import argparse, errno, inspect, os, re, shutil, sys, time, warnings
 from dataclasses import asdict, fields, replace, MISSING
 from transformers.utils import logging as hf_logging
 from .files import write_json
 from .data import DataConfig, load_tasks
-from .runs import EVAL_CONFIG, RunInfo, check_settings
+from .runs import EVAL_CONFIG, INPUTS, RUN_INFO, RunInfo, check_settings, check_out, claim, input_fingerprints
 from .models import RunContext, load_model, load_tokenizer
 from .generate import HttpEngine
-from .metrics import EvalConfig, evaluate
+from .metrics import EvalConfig, evaluate, check_wordings
 from .sft import TrainingDefaults, IASFTConfig, sft_dataset, train_sft, train_base, throughput
 from .align import AlignConfig, CATConfig, PairConfig, SampleConfig, run_alignment
 from .pipeline import StudyConfig, get_preset, resolve, finish_stage, run_study
 from .report import write_report
 
 # %% auto #0
-__all__ = ['field_help', 'add_options', 'given', 'own_fields', 'command', 'main', 'out_folder', 'command_plan', 'base_parser',
-           'base_cli', 'eval_parser', 'eval_cli', 'sft_parser', 'sft_cli', 'align_parser', 'align_cli', 'demo_parser',
-           'demo_config', 'demo_cli', 'compare_parser', 'compare_cli']
+__all__ = ['field_help', 'add_options', 'given', 'own_fields', 'command', 'disk_full', 'main', 'out_folder', 'command_plan',
+           'base_parser', 'base_cli', 'eval_parser', 'eval_cli', 'sft_parser', 'sft_cli', 'align_parser', 'align_cli',
+           'demo_parser', 'demo_config', 'demo_cli', 'compare_parser', 'compare_cli']
 
 # %% ../nbs/11_cli.ipynb #0c481f0b
 def field_help(cls) -> dict:
@@ -77,6 +77,19 @@ def _end_distributed():
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized(): dist.barrier(); dist.destroy_process_group()
 
+def disk_full(e:BaseException,  # the error a command ended with
+              out:str|None=None,  # the folder it was writing
+             ) -> str|None:
+    "Where a write failed for want of space (the file, else `out`), or None when `e` is another error."
+    for x in (e, e.__cause__, e.__context__):
+        if isinstance(x, OSError) and x.errno == errno.ENOSPC: return x.filename or out or 'a file'
+        if x is not None and 'No space left on device' in str(x): return out or 'a file'
+    if out:  # torch's checkpoint writer loses the errno ('file write failed'): ask the disk
+        where = os.path.abspath(out)
+        while not os.path.exists(where): where = os.path.dirname(where)
+        if shutil.disk_usage(where).free < 1 << 20: return out
+    return None
+
 def main(parser, run, argv=None):
     "Parse `argv` and call `run(args)`; errors become one line on stderr and a non-zero exit status."
     args = parser.parse_args(argv)
@@ -86,9 +99,12 @@ def main(parser, run, argv=None):
         r = run(args); _end_distributed(); return r
     except KeyboardInterrupt:
         print("interrupted: rerun the same command (with --resume where it has one) to continue", file=sys.stderr); sys.exit(130)
-    except (ValueError, OSError, ModuleNotFoundError, KeyError) as e:
+    except Exception as e:
         if args.debug or os.environ.get('CA_NB_DEBUG'): raise
-        msg = str(e).strip() or type(e).__name__
+        if (where := disk_full(e, getattr(args, 'out', None))):
+            msg = f"{where}: the disk is full (no space left on device): free some space, then rerun the same command (with --resume where it has one)"
+        elif isinstance(e, (ValueError, OSError, ModuleNotFoundError, KeyError)): msg = str(e).strip() or type(e).__name__
+        else: raise
         print(f"error: {msg}", file=sys.stderr); sys.exit(2)
 
 def out_folder(path:str) -> str:
@@ -128,8 +144,9 @@ def base_parser():
 def _base(args):
     t0, plan = time.time(), resolve(args.preset, args.seed)
     ctx = RunContext(args.seed, args.device or 'auto', 'auto', plan.threads, args.resume)
-    tr = train_base(out_folder(args.out), load_tasks(plan.data), plan.tiny, cfg=plan.base, ctx=ctx)
-    finish_stage(plan.stage_info('base', args.seed, health=tr.health), args.out)
+    with claim(out_folder(args.out)):
+        tr = train_base(args.out, load_tasks(plan.data), plan.tiny, cfg=plan.base, ctx=ctx)
+        finish_stage(plan.stage_info('base', args.seed, health=tr.health), args.out)
     print(f"base model ({args.preset}) saved in {args.out} after {time.time() - t0:.0f}s")
 
 def base_cli(argv=None): return main(base_parser(), _base, argv)
@@ -147,17 +164,22 @@ def eval_parser():
 def _eval(args):
     plan, ctx = command_plan(args, eval=given(args, EvalConfig))
     out = out_folder(args.out)
-    setting = dict(model=os.path.abspath(args.model) if os.path.exists(str(args.model)) else args.model, data=asdict(plan.data),
-                   eval=asdict(plan.eval), **({'engine': args.engine} if args.engine else {}))
-    check_settings(os.path.join(out, EVAL_CONFIG), setting, 'an evaluation')
+    check_out(out, plan.data, model=args.model)
     ts = load_tasks(plan.data)
-    if args.engine:
-        tok, config = load_tokenizer(args.model)
-        m = HttpEngine(args.engine, config=config, timeout=args.timeout)
-    else: m, tok, _ = load_model(args.model, ctx.dtype, ctx.device)
-    ctx.seed_all()
-    write_json(os.path.join(out, EVAL_CONFIG), setting)
-    r = evaluate(m, tok, ts, plan.eval, out)
+    check_wordings(ts, plan.eval.split)  # before the model loads and anything is written
+    info = RunInfo.read(args.model) if os.path.isdir(str(args.model)) else None
+    if info and info.health: warnings.warn(f"{args.model}: {info.health} (its {RUN_INFO} says so): these answers measure a damaged model")
+    setting = dict(model=os.path.abspath(args.model) if os.path.exists(str(args.model)) else args.model, data=asdict(plan.data),
+                   eval=asdict(plan.eval), **({'engine': args.engine} if args.engine else {}), **{INPUTS: input_fingerprints(plan.data, args.model)})
+    with claim(out, scratch=[EVAL_CONFIG]):  # one process per folder, claimed and checked before the model loads
+        check_settings(os.path.join(out, EVAL_CONFIG), setting, 'an evaluation')
+        if args.engine:
+            tok, config = load_tokenizer(args.model)
+            m = HttpEngine(args.engine, config=config, timeout=args.timeout)
+        else: m, tok, _ = load_model(args.model, ctx.dtype, ctx.device)
+        ctx.seed_all()
+        write_json(os.path.join(out, EVAL_CONFIG), setting)
+        r = evaluate(m, tok, ts, plan.eval, out)
     print(f"{args.model}: CR {r['cr']:.3f} {r['ci']['cr']}  MCR {r['mcr']:.3f}  accuracy {r['accuracy']:.3f} "
           f"(original {r['accuracy_original']:.3f}, paraphrased {r['accuracy_paraphrased']:.3f})  "
           f"spread {r['spread']:.3f}; {r['n_instances']} instances x {r['n_variants']} variants -> {out}/metrics.json")
@@ -176,14 +198,16 @@ def sft_parser():
 def _sft(args):
     plan, ctx = command_plan(args, args.resume, ia_sft=given(args, IASFTConfig))
     out = out_folder(args.out)
+    check_out(out, plan.data, model=args.model)
     ts = load_tasks(plan.data)
     plan = plan.fit(ts, lambda m: print(m, file=sys.stderr))
-    m, tok, _ = load_model(args.model); m.train()
-    ds = sft_dataset(ts, tok, n_variants=plan.ia_sft.n_variants, seed=args.seed)
-    print(f"IA-SFT data: {len(ds)} rows ({len(ts)} tasks, n_variants={plan.ia_sft.n_variants})")
-    tr = train_sft(m, tok, ds, out, cfg=plan.ia_sft, ctx=ctx, lora=args.lora)
-    if not tr.accelerator.is_main_process: return
-    finish_stage(plan.stage_info('ia_sft', args.seed, args.lora, tr.accelerator.num_processes, tr.health), out)
+    with claim(out):
+        m, tok, _ = load_model(args.model); m.train()
+        ds = sft_dataset(ts, tok, n_variants=plan.ia_sft.n_variants, seed=args.seed)
+        print(f"IA-SFT data: {len(ds)} rows ({len(ts)} tasks, n_variants={plan.ia_sft.n_variants})")
+        tr = train_sft(m, tok, ds, out, cfg=plan.ia_sft, ctx=ctx, lora=args.lora)
+        if not tr.accelerator.is_main_process: return
+        finish_stage(plan.stage_info('ia_sft', args.seed, args.lora, tr.accelerator.num_processes, tr.health), out)
     th = throughput(out)
     print(f"IA-SFT model saved in {out}: {th['tokens_per_s']:.0f} tokens/s, loss {th['first_loss']:.3f} -> {th['last_loss']:.3f}")
 
@@ -208,9 +232,12 @@ def _align(args):
     plan, ctx = command_plan(args, args.resume, stage2=given(args, AlignConfig), sample=given(args, SampleConfig),
                              pairs=given(args, PairConfig), cat=given(args, CATConfig))
     out = out_folder(args.out)
-    r = run_alignment(args.model, load_tasks(plan.data), out, plan.align, ctx, work=out, lora=args.lora, engine=args.engine)
-    if not r['main']: return
-    finish_stage(plan.stage_info('cat', args.seed, args.lora, r['world_size'], r['health']), out)
+    check_out(out, plan.data, model=args.model)
+    ts = load_tasks(plan.data)
+    with claim(out):
+        r = run_alignment(args.model, ts, out, plan.align, ctx, work=out, lora=args.lora, engine=args.engine)
+        if not r['main']: return
+        finish_stage(plan.stage_info('cat', args.seed, args.lora, r['world_size'], r['health']), out)
     mg = r['margins']
     print(f"aligned model saved in {out}: {r['n_pairs']} pairs from {r['n_scored']} scored answers; "
           f"reward margin {mg[0]:.3f} -> {mg[-1]:.3f}" if mg else f"aligned model saved in {out}")

@@ -4,11 +4,11 @@
 
 # %% ../nbs/00_files.ipynb #ac4b54d2
 from __future__ import annotations
-import fcntl, hashlib, json, os
+import fcntl, hashlib, json, os, shlex, shutil, sys, warnings
 
 # %% auto #0
-__all__ = ['stable_hash', 'sha256_file', 'write_json', 'read_json', 'read_jsonl', 'open_append', 'JsonlCache', 'cache_dir',
-           'cached_build']
+__all__ = ['stable_hash', 'sha256_file', 'named', 'write_json', 'read_json', 'file_digest', 'read_jsonl', 'open_append',
+           'JsonlCache', 'cache_dir', 'cached_build', 'FolderInUse', 'FolderLock']
 
 # %% ../nbs/00_files.ipynb #744df641
 def stable_hash(*parts, n:int=16) -> str:
@@ -22,34 +22,61 @@ def sha256_file(path:str) -> str:
         while block := f.read(1 << 22): h.update(block)
     return h.hexdigest()
 
+def named(e:OSError, path) -> OSError:
+    "`e` with `path` as its file when it names none (a write that fails on a full disk says only 'No space left on device')."
+    return e if e.filename else OSError(e.errno, e.strerror or str(e), str(path))
+
 def write_json(path, obj):
     "Write `obj` as indented JSON, atomically (a crash never leaves half a file; each writer has its own temporary file)."
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, 'w', encoding='utf-8') as f: json.dump(obj, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, 'w', encoding='utf-8') as f: json.dump(obj, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except OSError as e:
+        if os.path.lexists(tmp): os.remove(tmp)
+        raise named(e, path) from None
 
-def read_json(path, missing=None):
+def read_json(path, missing=None,
+              expect:type|None=None):  # the type the content must have (e.g. dict), or None for any
     "A JSON file's content (`missing` when there is no such file); a damaged file is named with its line."
     if not os.path.exists(path): return missing
     try:
-        with open(path, encoding='utf-8') as f: return json.load(f)
+        with open(path, encoding='utf-8') as f: d = json.load(f)
     except json.JSONDecodeError as e: raise ValueError(f"{path}: line {e.lineno}: malformed JSON ({e.msg})") from None
     except UnicodeDecodeError as e: raise ValueError(f"{path}: byte {e.start}: not UTF-8 text (expected a JSON file)") from None
+    if expect is not None and not isinstance(d, expect):
+        raise ValueError(f"{path}: holds a JSON {type(d).__name__}: expected a JSON {'object' if expect is dict else expect.__name__}")
+    return d
+
+def file_digest(path:str, whole:int=64 << 20) -> str:
+    "A short content digest of a file: the sha256 of its bytes, or for a file over `whole` bytes of its size and three 1 MiB samples."
+    size = os.path.getsize(path)
+    if size <= whole: return sha256_file(path)[:16]
+    h = hashlib.sha256(str(size).encode())
+    with open(path, 'rb') as f:
+        for at in (0, size // 2, size - (1 << 20)): f.seek(at); h.update(f.read(1 << 20))
+    return h.hexdigest()[:16]
 
 # %% ../nbs/00_files.ipynb #ae27212b
-def read_jsonl(path) -> list:
-    "Rows of a JSONL file; a truncated last line (an interrupted write) is ignored."
+def read_jsonl(path,
+               key:str|None=None,  # a field every row must have (a cache's key), or None
+              ) -> list:
+    "Rows of a JSONL file; a truncated last line (an interrupted write) is ignored; a damaged row is named with its line."
     rows = []
     if not os.path.exists(path): return rows
-    with open(path, encoding='utf-8') as f:
-        lines = f.read().split('\n')
+    try:
+        with open(path, encoding='utf-8') as f: lines = f.read().split('\n')
+    except UnicodeDecodeError as e: raise ValueError(f"{path}: byte {e.start}: not UTF-8 text (expected JSON lines)") from None
     for i, line in enumerate(lines):
         if not line.strip(): continue
-        try: rows.append(json.loads(line))
+        try: r = json.loads(line)
         except json.JSONDecodeError as e:
             if i >= len(lines) - 2: break  # the last line was cut off mid-write
             raise ValueError(f"{path}: line {i+1}: malformed JSON ({e.msg})") from None
+        if key is not None and not (isinstance(r, dict) and key in r):
+            raise ValueError(f"{path}: line {i+1}: a row without its {key!r} field: expected a JSON object with {key!r} on every line")
+        rows.append(r)
     return rows
 
 def open_append(path):
@@ -69,7 +96,7 @@ class JsonlCache:
     "Rows keyed by `key` in a JSONL file (or only in memory when `path` is None); appending resumes after a kill."
     def __init__(self, path:str|None=None):
         self.path = path
-        self.rows = {r['key']: r for r in read_jsonl(path)} if path else {}
+        self.rows = {r['key']: r for r in read_jsonl(path, key='key')} if path else {}
         self._sink = None
     def __contains__(self, key): return key in self.rows
     def __getitem__(self, key): return self.rows[key]
@@ -81,9 +108,11 @@ class JsonlCache:
         "Record finished rows (each with a `key`) and append them to the file."
         for r in rows: self.rows[r['key']] = r
         if self.path:
-            if self._sink is None: self._sink = open_append(self.path)
-            for r in rows: self._sink.write(json.dumps(r) + "\n")
-            self._sink.flush()
+            try:
+                if self._sink is None: self._sink = open_append(self.path)
+                for r in rows: self._sink.write(json.dumps(r) + "\n")
+                self._sink.flush()
+            except OSError as e: raise named(e, self.path) from None
     def close(self):
         if self._sink is not None: self._sink.close(); self._sink = None
     def __enter__(self): return self
@@ -109,3 +138,63 @@ def cached_build(name:str,  # folder name prefix, e.g. 'base-tiny-0'
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not os.path.exists(os.path.join(out, done)): build(out)
     return out
+
+# %% ../nbs/00_files.ipynb #10dd4360
+class FolderInUse(OSError):
+    "Another process holds the folder."
+
+class FolderLock:
+    "An exclusive claim of one process on the folder of the lock file `path` (see above)."
+    _held = {}  # lock file -> depth of the claims this process holds on it
+
+    def __init__(self, path:str,  # the lock file, inside the folder claimed
+                 scratch=(),  # names of files (in the folder) that alone are no work: removed with a folder left otherwise empty
+                 option:str='--out'):  # the option that named the folder, for the message
+        self.path, self.scratch, self.option = os.path.abspath(path), tuple(scratch), option
+        self.folder, self.file, self.nested = os.path.dirname(self.path), None, False
+
+    def holder(self) -> str:
+        "Who holds the lock, as its file says ('process PID (COMMAND)')."
+        try:
+            with open(self.path, encoding='utf-8', errors='replace') as f: pid, _, cmd = f.read().strip().partition(' ')
+        except FileNotFoundError: pid = cmd = ''
+        return f"process {pid} ({cmd})" if pid else "another process"
+
+    def __enter__(self):
+        if self.path in FolderLock._held: FolderLock._held[self.path] += 1; self.nested = True; return self
+        self.created = not os.path.isdir(self.folder)
+        os.makedirs(self.folder, exist_ok=True)
+        self.had = {n for n in self.scratch if os.path.exists(os.path.join(self.folder, n))}
+        while True:
+            f = open(self.path, 'a+', encoding='utf-8')
+            try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.close()
+                raise FolderInUse(f"{self.option} {self.folder}: in use by {self.holder()}: wait for it to finish, "
+                                  f"or choose another {self.option}") from None
+            try:
+                if os.path.samestat(os.fstat(f.fileno()), os.stat(self.path)): break
+            except FileNotFoundError: pass
+            f.close()  # the holder removed the file while we opened it: claim the new one
+        f.seek(0); old = f.read().strip()
+        if old: warnings.warn(f"{self.path}: taking over the lock of {self.holder()}, which is no longer running")
+        f.seek(0); f.truncate(); f.write(f"{os.getpid()} {shlex.join(sys.argv)}\n"); f.flush()
+        self.file = f; FolderLock._held[self.path] = 1
+        return self
+
+    def _work_files(self) -> list:
+        "The files in the folder besides the lock and the scratch files."
+        skip = {self.path} | {os.path.join(self.folder, n) for n in self.scratch}
+        return [p for d, _, fs in os.walk(self.folder) for n in fs if (p := os.path.join(d, n)) not in skip]
+
+    def __exit__(self, kind, *exc):
+        if self.nested: FolderLock._held[self.path] -= 1; return False
+        del FolderLock._held[self.path]
+        try:
+            if kind is not None and not self._work_files():  # failed before any work: leave nothing behind
+                if self.created: shutil.rmtree(self.folder, ignore_errors=True)
+                for n in set(self.scratch) - self.had:
+                    if os.path.exists(p := os.path.join(self.folder, n)): os.remove(p)
+            if os.path.exists(self.path): os.remove(self.path)  # still held: nobody can claim the file we remove
+        finally: self.file.close()
+        return False

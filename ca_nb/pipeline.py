@@ -8,7 +8,7 @@ import json, os, shutil, time
 from dataclasses import asdict, dataclass, field, fields, replace
 from .files import cached_build, read_json, write_json
 from .data import DataConfig, load_tasks
-from .runs import STAGES, RunInfo, RunPaths, Run, check_settings
+from .runs import STAGES, CONFIG, INPUTS, RunInfo, RunPaths, Run, check_settings, check_inputs, check_out, claim, input_fingerprints
 from .models import load_model, RunContext
 from .tinylm import TinyConfig
 from .judges import judge_for
@@ -185,9 +185,9 @@ _OLD_NAMES = dict(n_variants='ia_sft_n_variants', n_eval_instances='eval_n_insta
 def study_config(run:str) -> StudyConfig:
     "The `StudyConfig` a run folder was made with (option names of older runs brought up to date)."
     paths = RunPaths(run)
-    d = read_json(paths.config_file)
+    d = read_json(paths.config_file, expect=dict)
     if d is None: raise FileNotFoundError(f"{paths.config_file}: missing: {run} holds no study run")
-    d = {_OLD_NAMES.get(k, k): v for k, v in d.items() if k != 'resolved'}
+    d = {_OLD_NAMES.get(k, k): v for k, v in d.items() if k not in ('resolved', INPUTS)}
     if isinstance(d.get('pairs'), (dict, str)):  # the whole PairConfig, before it had its own options
         old = d.pop('pairs'); old = old if isinstance(old, dict) else {'strategy': old}
         d.update({f'pairs_{k}': v for k, v in old.items() if v != getattr(PairConfig(), k, None)})
@@ -231,21 +231,33 @@ def run_study(cfg:StudyConfig,  # the study
     "Run base → IA-SFT → CAT with an evaluation after each stage; returns (and writes) `metrics.json`'s content."
     plan = cfg.plan()
     ctx = cfg.context(plan.threads, resume, progress, log)
-    paths = RunPaths(out)
     if os.path.exists(out) and not os.path.isdir(out): raise NotADirectoryError(f"--out {out}: a file, expected a folder")
+    check_out(out, plan.data, model=cfg.model)
+    with claim(out, scratch=[CONFIG]): return _study(cfg, plan, ctx, out, resume, progress, log)
+
+def _study(cfg, plan, ctx, out, resume, progress, log) -> dict:
+    "`run_study`'s work, in the folder it claimed."
+    paths = RunPaths(out)
     record = dict(asdict(cfg), resolved=plan.record())
+    inputs = input_fingerprints(plan.data, cfg.model)
     if os.path.exists(paths.config_file):
         if not resume: raise FileExistsError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
         check_settings(paths.config_file, plan.record(), 'a run', old=study_config(out).plan().record())
-    write_json(paths.config_file, record)
-    before = read_json(paths.metrics_file, {}) or {}
+        check_inputs(read_json(paths.config_file, expect=dict).get(INPUTS), inputs, out)
+    before = read_json(paths.metrics_file, {}, expect=dict)
     seconds = dict(before.get('seconds') or {})
     judge_data = (plan.data.tasks == 'mini' and cfg.model is None) if cfg.judge_data is None else cfg.judge_data
     ctx.seed_all()
     ts = load_tasks(plan.data)
     check_wordings(ts, plan.eval.split)  # before the base model trains: an evaluation needs wordings to agree across
+    write_json(paths.config_file, dict(record, **{INPUTS: inputs}))  # checked: the run starts
     plan = plan.fit(ts, log)
     families = []
+
+    def drop_stale_eval(stage):
+        "A stage about to be trained: an evaluation of an earlier model of it (its folder was removed) measured another model."
+        if os.path.isdir(paths.eval_dir(stage)):
+            log(f"[{stage}] removing {paths.eval_dir(stage)}: it measured an earlier model of this stage"); shutil.rmtree(paths.eval_dir(stage))
 
     def stage_eval(stage, model_dir):
         m, tok, mi = load_model(model_dir, ctx.dtype, ctx.device)
@@ -263,6 +275,7 @@ def run_study(cfg:StudyConfig,  # the study
     def base():
         base_dir = cfg.model or paths.stage('base')
         if cfg.model is None and not _check_done(paths, 'base'):
+            drop_stale_eval('base')
             log(f"[base] training the {plan.preset} base model on canonical instructions ({plan.base.max_steps} steps)")
             tr = train_base(base_dir, ts, plan.tiny, cfg=plan.base, ctx=ctx)
             finish_stage(plan.stage_info('base', cfg.seed, health=tr.health), base_dir)
@@ -273,6 +286,7 @@ def run_study(cfg:StudyConfig,  # the study
     def ia_sft():
         sft_dir = paths.stage('ia_sft')
         if not _check_done(paths, 'ia_sft'):
+            drop_stale_eval('ia_sft')
             m, tok, _ = load_model(cfg.model or paths.stage('base')); m.train()
             extra = judge_examples(ts, tok, seed=cfg.seed) if judge_data else []
             ds = sft_dataset(ts, tok, n_variants=plan.ia_sft.n_variants, seed=cfg.seed, extra_rows=extra)
@@ -288,6 +302,7 @@ def run_study(cfg:StudyConfig,  # the study
     def cat():
         cat_dir = paths.stage('cat')
         if not _check_done(paths, 'cat'):
+            drop_stale_eval('cat')
             r = run_alignment(paths.stage('ia_sft'), ts, cat_dir, plan.align, ctx, work=out, lora=cfg.lora)
             finish_stage(plan.stage_info('cat', cfg.seed, cfg.lora, r['world_size'], r['health']), cat_dir)
         return stage_eval('cat', cat_dir)
@@ -327,11 +342,12 @@ def run_ablation(run:str,  # a finished run folder
     new = replace(cfg, **changes)
     out = RunPaths(src.ablation(name))
     keep = ['base'] if any(k.startswith('ia_sft_') or k == 'judge_data' for k in changes) else ['base', 'ia_sft']
-    if not os.path.exists(out.metrics_file):
-        for s in keep:
-            for a, b in ((src.stage(s), out.stage(s)), (src.eval_dir(s), out.eval_dir(s))):
-                if os.path.isdir(a) and not os.path.exists(b): shutil.copytree(a, b, ignore=shutil.ignore_patterns('checkpoints'))
-        if 'ia_sft' in keep and 'stage2_wordings' not in changes:  # the same model and prompts: sampled answers and scores are reused
-            if os.path.isdir(src.samples_dir) and not os.path.exists(out.samples_dir): shutil.copytree(src.samples_dir, out.samples_dir)
-            if os.path.exists(src.rewards_file) and not os.path.exists(out.rewards_file): shutil.copy(src.rewards_file, out.rewards_file)
-    return run_study(new, out.path, resume=True, progress=progress, log=log)
+    with claim(out.path):  # before the copies: one process per ablation folder
+        if not os.path.exists(out.metrics_file):
+            for s in keep:
+                for a, b in ((src.stage(s), out.stage(s)), (src.eval_dir(s), out.eval_dir(s))):
+                    if os.path.isdir(a) and not os.path.exists(b): shutil.copytree(a, b, ignore=shutil.ignore_patterns('checkpoints'))
+            if 'ia_sft' in keep and 'stage2_wordings' not in changes:  # the same model and prompts: sampled answers and scores are reused
+                if os.path.isdir(src.samples_dir) and not os.path.exists(out.samples_dir): shutil.copytree(src.samples_dir, out.samples_dir)
+                if os.path.exists(src.rewards_file) and not os.path.exists(out.rewards_file): shutil.copy(src.rewards_file, out.rewards_file)
+        return run_study(new, out.path, resume=True, progress=progress, log=log)

@@ -4,15 +4,16 @@
 
 # %% ../nbs/01d_runs.ipynb #ab088eb0
 from __future__ import annotations
-import json, os
+import contextlib, glob, json, os
 from dataclasses import asdict, dataclass, field, fields
-from .files import read_json, read_jsonl, write_json
+from .files import FolderLock, file_digest, read_json, read_jsonl, write_json
 from .tasks import records
-from .data import DataConfig, load_tasks
+from .data import DataConfig, load_tasks, sni_task_ids
 
 # %% auto #0
 __all__ = ['STAGES', 'CONFIG', 'METRICS', 'REPORT', 'RUN_INFO', 'TRAIN_LOG', 'CHECKPOINTS', 'RESPONSES', 'EVAL_CONFIG', 'GREEDY',
-           'SAMPLED', 'REWARDS', 'PAIRS', 'PAIRS_DATASET', 'PAIR_QUALITY', 'RunPaths', 'RunInfo', 'differences',
+           'SAMPLED', 'REWARDS', 'PAIRS', 'PAIRS_DATASET', 'PAIR_QUALITY', 'LOCK', 'INPUTS', 'RunPaths', 'RunInfo',
+           'data_inputs', 'input_files', 'input_fingerprints', 'check_inputs', 'check_out', 'claim', 'differences',
            'check_settings', 'Run', 'as_run']
 
 # %% ../nbs/01d_runs.ipynb #8a5cb475
@@ -22,6 +23,7 @@ RUN_INFO, TRAIN_LOG, CHECKPOINTS = 'ca_nb_run.json', 'train_log.json', 'checkpoi
 RESPONSES, EVAL_CONFIG = 'responses.jsonl', 'eval_config.json'  # in an evaluation folder
 GREEDY, SAMPLED = 'greedy.jsonl', 'samples.jsonl'  # stage 2's answers, in `responses/`
 REWARDS, PAIRS, PAIRS_DATASET, PAIR_QUALITY = 'rewards.jsonl', 'pairs.jsonl', 'pairs', 'pair_quality.json'
+LOCK = '.ca_nb.lock'  # held by the one process working in a folder
 
 class RunPaths:
     "Where each part of a run folder lives."
@@ -35,6 +37,7 @@ class RunPaths:
     pairs_file = property(lambda self: self.file(PAIRS))
     pairs_dataset = property(lambda self: self.file(PAIRS_DATASET))
     pair_quality_file = property(lambda self: self.file(PAIR_QUALITY))
+    lock_file = property(lambda self: self.file(LOCK))
     def stage(self, stage:str) -> str: return self.file(stage)  # a stage's model folder
     def eval_dir(self, stage:str) -> str: return self.file('eval', stage)  # a stage's evaluation folder
     def responses_file(self, stage:str) -> str: return self.file('eval', stage, RESPONSES)
@@ -76,11 +79,67 @@ class RunInfo:
     @classmethod
     def read(cls, folder) -> RunInfo|None:
         "The `RunInfo` of a model folder, or None for a model not made here."
-        d = read_json(os.path.join(str(folder), RUN_INFO))
+        d = read_json(os.path.join(str(folder), RUN_INFO), expect=dict)
         if d is None: return None
         known = {f.name for f in fields(cls)}
         try: return cls(**{k: v for k, v in d.items() if k in known})
         except TypeError as e: raise ValueError(f"{os.path.join(str(folder), RUN_INFO)}: {e}") from None
+
+# %% ../nbs/01d_runs.ipynb #a4d29677
+INPUTS = 'inputs'  # the settings' field holding the inputs' digests
+_NOT_MODEL = (RUN_INFO, TRAIN_LOG, EVAL_CONFIG, METRICS, PAIR_QUALITY, 'training_args.bin')  # beside a model, but not read to answer
+_MODEL_FILES = ('.safetensors', '.bin', '.gguf', '.model', '.json', '.jinja', '.txt')  # weights, config, tokenizer, template
+
+def data_inputs(data:DataConfig|None) -> dict:
+    "The paths `data` reads, by option: `tasks` (an SNI file or folder), `paraphrases`, `eval_paraphrases` (comma-separated)."
+    if data is None: return {}
+    return {k: v for k, v in (('tasks', None if data.tasks == 'mini' else data.tasks), ('paraphrases', data.paraphrases),
+                              ('eval_paraphrases', data.eval_paraphrases)) if v}
+
+def input_files(data:DataConfig|None=None,  # the tasks and wordings
+                model:str|None=None,  # a model source (only a local folder or file has files)
+               ) -> list:
+    "The files a run reads that could be edited: the selected SNI task files, the paraphrase files, a local model's files."
+    out, tasks = [], data_inputs(data).get('tasks')
+    if tasks and os.path.isdir(tasks): out += [os.path.join(tasks, f'{t}.json') for t in ([t for t in data.task_ids if t] if data.task_ids else sni_task_ids(tasks))]
+    elif tasks: out.append(tasks)
+    for k in ('paraphrases', 'eval_paraphrases'): out += str(data_inputs(data).get(k) or '').split(',')
+    if model and os.path.isdir(str(model)):
+        out += sorted(p for p in glob.glob(os.path.join(str(model), '*')) if p.endswith(_MODEL_FILES) and os.path.basename(p) not in _NOT_MODEL)
+    elif model: out.append(str(model))
+    return [os.path.abspath(f) for f in out if f and os.path.isfile(f)]
+
+def input_fingerprints(data:DataConfig|None=None, model:str|None=None) -> dict:
+    "`{file: digest}` of the files a run reads (`input_files`)."
+    return {f: file_digest(f) for f in input_files(data, model)}
+
+def check_inputs(old:dict|None,  # the digests recorded when the run started (None: an older run, which recorded none)
+                 new:dict|None,  # the digests now
+                 folder:str):  # the run folder, for the message
+    "Refuse, naming the file, when an input's content differs from what the run recorded; unrecorded files are unknown, not changed."
+    for f, digest in (new or {}).items():
+        if (was := (old or {}).get(f)) is not None and was != digest:
+            raise ValueError(f"{f} changed since {folder} was started (content digest {was} then, {digest} now): "
+                             f"start a new --out, or restore the file")
+
+def check_out(out:str,  # the output folder
+              data:DataConfig|None=None,  # its data's files are inputs
+              **inputs):  # other inputs by option name, e.g. model=...
+    "Refuse an output folder that is an input, or lies inside one (writing there would overwrite what the command reads)."
+    o = os.path.realpath(out)
+    for opt, paths in {**inputs, **data_inputs(data)}.items():
+        for p in str(paths or '').split(','):
+            if not p or not os.path.exists(p): continue
+            r = os.path.realpath(p)
+            if o == r or o.startswith(r.rstrip(os.sep) + os.sep):
+                raise ValueError(f"--out {out}: {'is' if o == r else 'lies inside'} --{opt.replace('_', '-')} {p}: writing there would "
+                                 f"overwrite what the command reads; choose another --out")
+
+def claim(out:str,  # the folder a command writes
+          scratch=()):  # its settings files (removed with a folder that holds nothing else when the command fails)
+    "The one-process claim on `out` (`files.FolderLock` on its `LOCK`); under torchrun the job's main process (RANK 0) claims it for every rank."
+    if int(os.environ.get('RANK') or 0) > 0: return contextlib.nullcontext()
+    return FolderLock(RunPaths(out).lock_file, scratch)
 
 # %% ../nbs/01d_runs.ipynb #a03ababc
 def differences(a:dict, b:dict, prefix:str='') -> list:
@@ -93,15 +152,16 @@ def differences(a:dict, b:dict, prefix:str='') -> list:
     return out
 
 def check_settings(path:str,  # the JSON file a folder records its settings in
-                   settings:dict,  # the settings of the command about to write there
+                   settings:dict,  # the settings of the command about to write there (with its `INPUTS` digests, if any)
                    what:str='a run',  # what the folder holds, for the message
                    old:dict|None=None,  # the recorded settings as read and brought up to date (default: the file's)
                   ) -> bool:
-    "Refuse, naming every option that differs, when `path` records other settings; True when it records these."
-    old = old if old is not None else read_json(path)
+    "Refuse, naming every option that differs (or the input file that changed), when `path` records other settings; True when it records these."
+    old = old if old is not None else read_json(path, expect=dict)
     if old is None: return False
     new = json.loads(json.dumps(settings, default=str))
-    diff = differences(old, new)
+    check_inputs(old.get(INPUTS), new.get(INPUTS), os.path.dirname(path))
+    diff = differences(*({k: v for k, v in d.items() if k != INPUTS} for d in (old, new)))
     if diff: raise ValueError(f"{os.path.dirname(path)} holds {what} made with other settings ({', '.join(diff)} differ): "
                               f"choose another --out, or rerun with the same options")
     return True
@@ -119,8 +179,8 @@ class Run(RunPaths):
     def __init__(self, path):  # the run folder
         super().__init__(path)
         if not os.path.isdir(self.path): raise FileNotFoundError(f"{path}: no such run folder")
-        self.config = read_json(self.config_file, {}) or {}
-        self.summary = read_json(self.metrics_file, {}) or {}
+        self.config = read_json(self.config_file, {}, expect=dict)
+        self.summary = read_json(self.metrics_file, {}, expect=dict)
         self._memo = {}
 
     def __repr__(self): return f"Run({self.path!r}, stages {self.stages})"
@@ -164,12 +224,13 @@ class Run(RunPaths):
         return self.memo('expected_keys', make)
 
     def responses(self, stage:str) -> list:
-        "The stage's evaluation answers: the first sample of each of the run's own (task, instance, variant); [] when missing."
+        "The stage's evaluation answers: the first sample of each of the run's own (task, instance, variant), the first row of each; [] when missing."
         def make():
             want, rows = self.expected_keys() if self.config else None, {}
             for r in read_jsonl(self.responses_file(stage)):
+                if not isinstance(r, dict): continue
                 k = (r.get('task'), r.get('instance'), r.get('variant'))
-                if r.get('sample', 0) == 0 and 'answer' in r and (want is None or k in want): rows[k] = r
+                if r.get('sample', 0) == 0 and 'answer' in r and (want is None or k in want): rows.setdefault(k, r)
             return list(rows.values())
         return self.memo(('responses', stage), make)
 

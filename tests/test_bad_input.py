@@ -171,7 +171,7 @@ def test_no_evaluation_wording_is_refused_before_generation(tmp_path, capsys, ti
     out = tmp_path / 'o'
     fails(capsys, eval_cli, ['--model', tiny_base, '--tasks', str(d), '--paraphrases', p, '--n-test', '2', '--out', str(out)],
           "1 task(s) have no test wording besides the original ('task_echo')", '--eval-paraphrases')
-    assert not (out / 'responses.jsonl').exists()
+    assert not out.exists()   # refused before the folder is made
     from ca_nb.metrics import check_wordings
     from ca_nb.data import load_tasks, DataConfig
     ts = load_tasks(DataConfig(str(d), paraphrases=p, n_test=1, n_dev=1))
@@ -231,3 +231,142 @@ def test_data_options_range_checked():
                        ('n_test', True, '--n-test True'), ('seed', -1, '--seed -1: expected a whole number of 0 or more')):
         with pytest.raises(DataError, match=re.escape(says)): DataConfig(**{k: v}).check()
     DataConfig(n_train=0, n_dev=0, n_test=1, seed=0).check()
+
+# --- issue 30: one folder holds one run, a crash never blocks a resume, every error names its file ---
+
+EXE = lambda name: os.path.join(os.path.dirname(sys.executable), name)
+TINY = ['--preset', 'tiny', '--task-ids', 'sort_asc,max_num', '--n-train', '8', '--n-test', '2', '--n-dev', '1']
+
+def model_copy(tiny_base, path):
+    shutil.copytree(tiny_base, path, ignore=shutil.ignore_patterns('checkpoints'))
+    return str(path)
+
+def test_two_evaluations_never_share_a_folder(tmp_path, capsys, tiny_base):
+    "A second ca_nb_eval on a folder in use is refused naming the first (its PID and command), before its model loads; a lock left by a killed process is taken over; one folder holds one model's answers."
+    import signal, time
+    out, other = tmp_path / 'e', model_copy(tiny_base, tmp_path / 'other')
+    first = ['--model', tiny_base, '--out', str(out)] + TINY
+    p = subprocess.Popen([EXE('ca_nb_eval')] + first, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lock = out / '.ca_nb.lock'
+    for _ in range(1200):  # until the first holds the folder (the lock file names it)
+        if lock.exists() and lock.read_text().strip(): break
+        time.sleep(0.1)
+    os.kill(p.pid, signal.SIGSTOP)   # the first is working: hold it there
+    try: fails(capsys, eval_cli, ['--model', other, '--out', str(out)] + TINY, f'--out {out}: in use by process {p.pid}', 'ca_nb_eval --model')
+    finally: os.kill(p.pid, signal.SIGKILL); p.wait(timeout=60)
+    assert lock.exists()   # killed: its lock file stays behind
+    with pytest.warns(UserWarning, match=f'taking over the lock of process {p.pid}'): eval_cli(first)
+    assert not lock.exists()
+    fails(capsys, eval_cli, ['--model', other, '--out', str(out)] + TINY, 'other settings', 'model')
+    rows = [json.loads(l) for l in open(out / 'responses.jsonl')]
+    m = json.load(open(out / 'metrics.json'))
+    assert len(rows) == len({r['key'] for r in rows}) == m['n_instances'] * m['n_variants']   # one model's answers, each once
+
+def test_out_inside_an_input_is_refused(tmp_path, capsys, tiny_base):
+    "--out equal to or inside --model (or the tasks folder) is refused before anything is written: the input model is untouched."
+    d = model_copy(tiny_base, tmp_path / 'model')
+    before = {f: os.path.getmtime(os.path.join(d, f)) for f in os.listdir(d)}
+    fails(capsys, sft_cli, ['--model', d, '--out', d, '--max-steps', '2'] + TINY, f'--out {d}: is --model {d}', 'choose another --out')
+    fails(capsys, eval_cli, ['--model', d, '--out', os.path.join(d, 'eval')] + TINY, 'lies inside --model')
+    assert {f: os.path.getmtime(os.path.join(d, f)) for f in os.listdir(d)} == before   # not a file written, none added
+    sni = tmp_path / 'sni'; sni.mkdir()
+    json.dump({'Definition': ['Repeat the word.'], 'Instances': [{'id': str(i), 'input': w, 'output': [w]} for i, w in enumerate(['cat', 'dog'])]},
+              open(sni / 'task_echo.json', 'w'))
+    fails(capsys, eval_cli, ['--model', d, '--tasks', str(sni), '--out', str(sni / 'o')], 'lies inside --tasks')
+    assert not (sni / 'o').exists()
+
+def test_a_refused_command_leaves_nothing_behind(tmp_path, capsys, tiny_base):
+    "Refused after the model loaded (a wording too long for its context): no folder, no settings file, no lock; the corrected command then runs."
+    out = tmp_path / 'o'
+    long = para_file(tmp_path / 'long.jsonl', [{'Task_id': t, 'Definition_reprs': ['Do it. ' + 'please ' * 2000]} for t in ('sort_asc', 'max_num')])
+    fails(capsys, eval_cli, ['--model', tiny_base, '--eval-paraphrases', long, '--out', str(out)] + TINY, "do not fit the model's context")
+    assert not out.exists()
+    good = para_file(tmp_path / 'good.jsonl', [{'Task_id': t, 'Definition_reprs': ['Do the task.']} for t in ('sort_asc', 'max_num')])
+    eval_cli(['--model', tiny_base, '--eval-paraphrases', good, '--out', str(out)] + TINY)
+    assert json.load(open(out / 'eval_config.json'))['data']['eval_paraphrases'] == good and not (out / '.ca_nb.lock').exists()
+
+def test_an_edited_input_is_named_on_resume(tmp_path, capsys, tiny_base):
+    "A wording file (or the model) edited in place since the evaluation started: refused, naming the file; a folder without digests (older) resumes."
+    f = para_file(tmp_path / 'w.jsonl', [{'Task_id': t, 'Definition_reprs': ['Do the task.', 'Go.']} for t in ('sort_asc', 'max_num')])
+    model, out = model_copy(tiny_base, tmp_path / 'm'), tmp_path / 'e'
+    cmd = ['--model', model, '--eval-paraphrases', f, '--out', str(out)] + TINY
+    eval_cli(cmd)
+    recorded = json.load(open(out / 'eval_config.json'))['inputs']
+    assert set(recorded) >= {f, os.path.join(model, 'model.safetensors'), os.path.join(model, 'config.json')}
+    n = len(open(out / 'responses.jsonl').read().splitlines())
+    para_file(tmp_path / 'w.jsonl', [{'Task_id': t, 'Definition_reprs': ['Do the task now.', 'Go.']} for t in ('sort_asc', 'max_num')])
+    fails(capsys, eval_cli, cmd, f'{f} changed since {out} was started', 'start a new --out, or restore the file')
+    assert len(open(out / 'responses.jsonl').read().splitlines()) == n   # nothing generated under the new wording
+    para_file(tmp_path / 'w.jsonl', [{'Task_id': t, 'Definition_reprs': ['Do the task.', 'Go.']} for t in ('sort_asc', 'max_num')])  # restored
+    w = os.path.join(model, 'generation_config.json'); open(w, 'a').write('\n')
+    fails(capsys, eval_cli, cmd, f'{w} changed since')
+    s = json.load(open(out / 'eval_config.json')); del s['inputs']; json.dump(s, open(out / 'eval_config.json', 'w'))  # an older folder
+    eval_cli(cmd)   # unknown is not changed: it resumes, and records the digests from now on
+    assert json.load(open(out / 'eval_config.json'))['inputs'][w] != recorded[w]
+
+def test_damaged_training_is_an_error_and_marked(tmp_path, capsys, tiny_base):
+    "ca_nb_sft --learning-rate 1e6 wrecks the model: one line naming the damage, `health` in its ca_nb_run.json; ca_nb_eval on it warns."
+    out = tmp_path / 's'
+    err = fails(capsys, sft_cli, ['--model', tiny_base, '--learning-rate', '1e6', '--max-steps', '4', '--out', str(out)] + TINY, str(out), 'the model was damaged')
+    assert 'the training loss rose from' in err or 'not a number' in err or 'vanished' in err
+    health = json.load(open(out / 'ca_nb_run.json'))['health']
+    assert health and health in err and not (out / '.ca_nb.lock').exists()
+    with pytest.warns(UserWarning, match=re.escape(f'{out}: {health}')): eval_cli(['--model', str(out), '--out', str(tmp_path / 'e')] + TINY)
+
+def test_damaged_run_files_are_named(tmp_path, capsys, tiny_base):
+    "Malformed JSON (or a list where an object belongs) in eval_config.json, ca_nb_run.json, config.json, metrics.json, and a responses.jsonl row without its key: the file and line are named, one line."
+    ev = tmp_path / 'e'
+    eval_cli(['--model', tiny_base, '--out', str(ev)] + TINY)
+    for name, text, says in (('eval_config.json', '{"model":\n', 'eval_config.json: line 2: malformed JSON'),
+                             ('eval_config.json', '[1]', 'eval_config.json: holds a JSON list: expected a JSON object')):
+        keep = (ev / name).read_text(); (ev / name).write_text(text)
+        fails(capsys, eval_cli, ['--model', tiny_base, '--out', str(ev)] + TINY, str(ev / name), says)
+        (ev / name).write_text(keep)
+    rows = (ev / 'responses.jsonl').read_text()
+    (ev / 'responses.jsonl').write_text(rows + '{"answer": "1 2"}\n')
+    fails(capsys, eval_cli, ['--model', tiny_base, '--out', str(ev)] + TINY,
+          f"{ev / 'responses.jsonl'}: line {len(rows.splitlines()) + 1}: a row without its 'key' field")
+    model = model_copy(tiny_base, tmp_path / 'm'); (tmp_path / 'm' / 'ca_nb_run.json').write_text('{"stage": "ia_sft",\n "preset": ')
+    fails(capsys, eval_cli, ['--model', model, '--out', str(tmp_path / 'e2')], 'ca_nb_run.json: line 2: malformed JSON')
+    from dataclasses import asdict
+    from ca_nb.cli import demo_config, demo_parser
+    run = tmp_path / 'run'; run.mkdir()
+    cfg = demo_config(demo_parser().parse_args(TINY))   # the config.json this command would write
+    json.dump(dict(asdict(cfg), resolved=cfg.plan().record()), open(run / 'config.json', 'w'))
+    (run / 'metrics.json').write_text('{"seconds": {"base": 1.0,\n')
+    fails(capsys, demo_cli, ['--resume', '--out', str(run)] + TINY, str(run / 'metrics.json'), 'line 2: malformed JSON')
+    (run / 'config.json').write_text('{"preset": "tiny",, }')
+    fails(capsys, demo_cli, ['--resume', '--out', str(run)] + TINY, str(run / 'config.json'), 'line 1: malformed JSON')
+    assert sorted(os.listdir(run)) == ['config.json', 'metrics.json']   # nothing else written, no lock left
+
+def test_a_full_disk_is_named(tmp_path, capsys, tiny_base, monkeypatch):
+    "A write that fails with ENOSPC (answers appended, a JSON file, torch's checkpoint writer) is one line naming the file and saying the disk is full."
+    import builtins, errno
+    real = builtins.open
+    class Full:
+        def __init__(self, f): self.f = f
+        def write(self, s): raise OSError(errno.ENOSPC, 'No space left on device')
+        def __getattr__(self, k): return getattr(self.f, k)
+        def __enter__(self): return self
+        def __exit__(self, *a): self.f.close()
+    def full_open(path, mode='r', *a, **k):
+        f = real(path, mode, *a, **k)
+        return Full(f) if str(path).endswith('responses.jsonl') and 'a' in mode else f
+    monkeypatch.setattr(builtins, 'open', full_open)
+    out = tmp_path / 'e'
+    fails(capsys, eval_cli, ['--model', tiny_base, '--out', str(out)] + TINY, f"{out / 'responses.jsonl'}: the disk is full", '--resume')
+    monkeypatch.setattr(builtins, 'open', real)
+    assert not (out / '.ca_nb.lock').exists()
+    from ca_nb.files import write_json
+    def no_space(*a, **k): raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(json, 'dump', no_space)
+    with pytest.raises(OSError) as e: write_json(str(tmp_path / 'x' / 'metrics.json'), {'cr': 1})
+    assert e.value.filename == str(tmp_path / 'x' / 'metrics.json') and os.listdir(tmp_path / 'x') == []   # named; no temporary file left
+    from ca_nb.cli import main, command
+    import ca_nb.cli as cli
+    from types import SimpleNamespace
+    monkeypatch.setattr(cli.shutil, 'disk_usage', lambda p: SimpleNamespace(free=4096))   # a disk with 4 KiB left
+    def torch_save(args): raise RuntimeError('[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file data/0: file write failed')
+    p = command('x'); p.add_argument('--out')
+    with pytest.raises(SystemExit) as e: main(p, torch_save, ['--out', str(tmp_path)])
+    assert e.value.code == 2 and f'{tmp_path}: the disk is full' in capsys.readouterr().err

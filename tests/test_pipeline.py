@@ -126,3 +126,40 @@ def test_stage2_on_fresh_wordings(tmp_path):
     scored = [json.loads(l) for l in open(os.path.join(run, 'ablations', 'fresh', 'rewards.jsonl'))]
     fresh = [r for r in scored if r['variant'] != 'orig']
     assert fresh and not any(normalize(r['instruction']) in known[r['task']] for r in fresh)
+
+def test_foreign_rows_do_not_change_the_comparisons(tmp_path):
+    "Rows added to a stage's responses.jsonl (another stage's answers to the same wordings, a task the run lacks) leave the paired comparisons of a resume as they were."
+    import shutil
+    run = str(tmp_path / 'r'); shutil.copytree(cached_run('tiny'), run)
+    before = json.load(open(os.path.join(run, 'metrics.json')))
+    base = [json.loads(l) for l in open(os.path.join(run, 'eval', 'base', 'responses.jsonl'))]
+    with open(os.path.join(run, 'eval', 'cat', 'responses.jsonl'), 'a') as f:
+        for r in base: f.write(json.dumps(dict(r, answer='zzz')) + '\n')   # another run's answers, keyed as that run keyed them
+        f.write(json.dumps(dict(base[0], key='k-foreign', task='task_from_elsewhere')) + '\n')
+    m = run_study(StudyConfig('tiny', 0), run, resume=True, progress=False, log=lambda *a: None)
+    assert json.loads(json.dumps(m['comparisons'])) == before['comparisons']
+    assert json.loads(json.dumps(m['stages']['cat'])) == before['stages']['cat']
+
+def test_study_refuses_an_edited_input_on_resume(tmp_path, tiny_base, monkeypatch):
+    "ca_nb_demo --resume after the evaluation wording file was edited in place: refused, naming the file, before any work; restored, it resumes; a run without digests (older) resumes."
+    import ca_nb.pipeline as pipeline
+    from ca_nb.data import DataConfig
+    def stop(*a, **k): raise KeyboardInterrupt   # stop the study when stage 1 would train: the checks are what is tested
+    monkeypatch.setattr(pipeline, 'train_sft', stop)
+    f = tmp_path / 'w.jsonl'
+    write = lambda w: f.write_text(''.join(json.dumps({'Task_id': t, 'Definition_reprs': [w, 'Go.']}) + '\n' for t in ('sort_asc', 'max_num')))
+    write('Do the task.')
+    cfg = StudyConfig('tiny', 0, model=tiny_base, data=DataConfig(task_ids=['sort_asc', 'max_num'], n_train=8, n_test=2, n_dev=1, eval_paraphrases=str(f)))
+    run = str(tmp_path / 'r')
+    with pytest.raises(KeyboardInterrupt): run_study(cfg, run, progress=False, log=lambda *a: None)
+    inputs = json.load(open(os.path.join(run, 'config.json')))['inputs']
+    assert str(f) in inputs and os.path.join(tiny_base, 'model.safetensors') in inputs
+    n = len(open(os.path.join(run, 'eval', 'base', 'responses.jsonl')).read().splitlines())
+    write('Do the task now.')
+    with pytest.raises(ValueError, match=f'{f} changed since {run} was started'): run_study(cfg, run, resume=True, progress=False)
+    assert len(open(os.path.join(run, 'eval', 'base', 'responses.jsonl')).read().splitlines()) == n and not os.path.exists(os.path.join(run, '.ca_nb.lock'))
+    write('Do the task.')
+    with pytest.raises(KeyboardInterrupt): run_study(cfg, run, resume=True, progress=False, log=lambda *a: None)   # restored: past the checks
+    c = json.load(open(os.path.join(run, 'config.json'))); del c['inputs']; json.dump(c, open(os.path.join(run, 'config.json'), 'w'))
+    write('Do the task now.')
+    with pytest.raises(KeyboardInterrupt): run_study(cfg, run, resume=True, progress=False, log=lambda *a: None)   # older run: unknown, not changed

@@ -66,3 +66,40 @@ def test_lora_adapter_trains_reloads_and_generates(tasks, tiny_base, tmp_path):
     prompts = [render_prompt(tasks[0].definition, i.input, tok2) for i in tasks[0].instances_for('test')]
     out_ = generate(m2, tok2, prompts, GenConfig(max_new_tokens=8), progress=False)
     assert len(out_) == len(prompts) and all(isinstance(a[0], str) for a in out_)
+
+KILLED_WHILE_SAVING = '''
+import os, sys
+from transformers import Trainer
+save, calls = Trainer._save_optimizer_and_scheduler, []
+def half_then_die(self, output_dir):
+    calls.append(output_dir)
+    if len(calls) == 2:  # the second checkpoint: half of optimizer.pt, then the process dies
+        save(self, output_dir)
+        p = os.path.join(output_dir, 'optimizer.pt'); data = open(p, 'rb').read(); open(p, 'wb').write(data[:len(data) // 2])
+        os._exit(9)
+    return save(self, output_dir)
+Trainer._save_optimizer_and_scheduler = half_then_die
+from ca_nb.cli import sft_cli
+sft_cli(sys.argv[1:])
+'''
+
+def test_killed_while_writing_a_checkpoint(tiny_base, tmp_path, capsys):
+    "ca_nb_sft killed while it writes its second checkpoint: --resume skips the half-written one, says so, takes the one before, and finishes all the steps."
+    import subprocess, sys
+    from ca_nb.cli import sft_cli
+    out = tmp_path / 's'
+    args = ['--model', tiny_base, '--preset', 'tiny', '--task-ids', 'sort_asc,max_num', '--n-train', '8', '--n-test', '2', '--n-dev', '1',
+            '--max-steps', '6', '--save-steps', '2', '--logging-steps', '1', '--out', str(out)]
+    script = tmp_path / 'die.py'; script.write_text(KILLED_WHILE_SAVING)
+    r = subprocess.run([sys.executable, str(script)] + args, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 9, r.stderr[-2000:]
+    ck = out / 'checkpoints'
+    cks = lambda: sorted(f for f in os.listdir(ck) if f.startswith('checkpoint-'))
+    assert cks() == ['checkpoint-2', 'checkpoint-4'] and not (out / 'ca_nb_run.json').exists()
+    with pytest.warns(UserWarning, match='taking over the lock'): sft_cli(args + ['--resume'])
+    said = capsys.readouterr().out
+    assert f"skipping {ck / 'checkpoint-4'}: incomplete (optimizer.pt is missing or truncated)" in said
+    assert f"resuming from {ck / 'checkpoint-2'}" in said
+    log = json.load(open(out / 'train_log.json'))
+    assert [r['step'] for r in log if 'loss' in r] == [1, 2, 3, 4, 5, 6]   # steps 1-2 from the checkpoint, 3-6 run once each
+    assert json.load(open(out / 'ca_nb_run.json'))['max_steps'] == 6 and cks() == ['checkpoint-6']
