@@ -5,11 +5,12 @@
 # %% ../nbs/11_cli.ipynb #fa60d811
 from __future__ import annotations
 import argparse, errno, inspect, os, re, shutil, sys, time, warnings
+from contextlib import contextmanager
 from dataclasses import asdict, fields, replace, MISSING
 from transformers.utils import logging as hf_logging
 from .files import write_json
 from .data import DataConfig, load_tasks
-from .runs import EVAL_CONFIG, INPUTS, RUN_INFO, RunInfo, check_settings, check_out, claim, input_fingerprints
+from .runs import EVAL_CONFIG, TRAIN_CONFIG, INPUTS, RUN_INFO, RunInfo, check_settings, check_out, claim, input_fingerprints
 from .models import RunContext, load_model, load_tokenizer
 from .generate import HttpEngine
 from .metrics import EvalConfig, evaluate, check_wordings
@@ -20,8 +21,8 @@ from .report import write_report
 
 # %% auto #0
 __all__ = ['field_help', 'add_options', 'given', 'own_fields', 'command', 'disk_full', 'main', 'out_folder', 'command_plan',
-           'base_parser', 'base_cli', 'eval_parser', 'eval_cli', 'sft_parser', 'sft_cli', 'align_parser', 'align_cli',
-           'demo_parser', 'demo_config', 'demo_cli', 'compare_parser', 'compare_cli']
+           'claim_training', 'base_parser', 'base_cli', 'eval_parser', 'eval_cli', 'sft_parser', 'sft_cli',
+           'align_parser', 'align_cli', 'demo_parser', 'demo_config', 'demo_cli', 'compare_parser', 'compare_cli']
 
 # %% ../nbs/11_cli.ipynb #0c481f0b
 def field_help(cls) -> dict:
@@ -121,6 +122,10 @@ def _common(p, model=True):
     add_options(p, DataConfig, [f.name for f in fields(DataConfig) if f.name != 'seed'], group='data')
     return p
 
+def _source(model) -> str:
+    "A model source as recorded: a local path made absolute, anything else (a Hub id, a registered name) as given."
+    return os.path.abspath(model) if os.path.exists(str(model)) else str(model)
+
 def command_plan(args, resume:bool=False, **overrides):
     "The `StudyPlan` and `RunContext` of a stage command: the model's own run (else the preset's), with the options given."
     if not args.model: raise ValueError("--model is required (see --help)")
@@ -130,6 +135,19 @@ def command_plan(args, resume:bool=False, **overrides):
     data = replace(info.data if info else get_preset(args.preset).data, **given(args, DataConfig))
     plan = resolve(args.preset, args.seed, data, **overrides)
     return plan, RunContext(args.seed, args.device or 'auto', args.dtype or 'auto', plan.threads, resume)
+
+@contextmanager
+def claim_training(out:str, settings:dict, resume:bool, model:str|None=None, data=None):
+    """Claim `out` for a stage command's training (`claim`), and hold it to one training run: a folder that records other
+    settings (`TRAIN_CONFIG`, with the inputs' digests) is refused naming what differs; one that records these needs
+    `--resume`."""
+    settings = dict(settings, **{INPUTS: input_fingerprints(data, model)})
+    with claim(out, scratch=[TRAIN_CONFIG]):
+        if int(os.environ.get('RANK') or 0) == 0:  # under torchrun the main process checks and records for every rank
+            if check_settings(os.path.join(out, TRAIN_CONFIG), settings, 'a training run') and not resume:
+                raise FileExistsError(f"{out} already holds this training run: pass --resume to continue it, or choose another --out")
+            write_json(os.path.join(out, TRAIN_CONFIG), settings)
+        yield
 
 # %% ../nbs/11_cli.ipynb #482122ba
 def base_parser():
@@ -144,7 +162,8 @@ def base_parser():
 def _base(args):
     t0, plan = time.time(), resolve(args.preset, args.seed)
     ctx = RunContext(args.seed, args.device or 'auto', 'auto', plan.threads, args.resume)
-    with claim(out_folder(args.out)):
+    settings = dict(stage='base', preset=args.preset, seed=args.seed, plan={k: plan.record()[k] for k in ('data', 'tiny', 'base')})
+    with claim_training(out_folder(args.out), settings, args.resume):
         tr = train_base(args.out, load_tasks(plan.data), plan.tiny, cfg=plan.base, ctx=ctx)
         finish_stage(plan.stage_info('base', args.seed, health=tr.health), args.out)
     print(f"base model ({args.preset}) saved in {args.out} after {time.time() - t0:.0f}s")
@@ -201,7 +220,9 @@ def _sft(args):
     check_out(out, plan.data, model=args.model)
     ts = load_tasks(plan.data)
     plan = plan.fit(ts, lambda m: print(m, file=sys.stderr))
-    with claim(out):
+    settings = dict(stage='ia_sft', model=_source(args.model), seed=args.seed, lora=args.lora,
+                    plan={k: plan.record()[k] for k in ('data', 'ia_sft')})
+    with claim_training(out, settings, args.resume, args.model, plan.data):
         m, tok, _ = load_model(args.model); m.train()
         ds = sft_dataset(ts, tok, n_variants=plan.ia_sft.n_variants, seed=args.seed)
         print(f"IA-SFT data: {len(ds)} rows ({len(ts)} tasks, n_variants={plan.ia_sft.n_variants})")
@@ -234,7 +255,9 @@ def _align(args):
     out = out_folder(args.out)
     check_out(out, plan.data, model=args.model)
     ts = load_tasks(plan.data)
-    with claim(out):
+    settings = dict(stage='cat', model=_source(args.model), seed=args.seed, lora=args.lora, engine=args.engine,
+                    plan={k: plan.record()[k] for k in ('data', 'align')})
+    with claim_training(out, settings, args.resume, args.model, plan.data):
         r = run_alignment(args.model, ts, out, plan.align, ctx, work=out, lora=args.lora, engine=args.engine)
         if not r['main']: return
         finish_stage(plan.stage_info('cat', args.seed, args.lora, r['world_size'], r['health']), out)

@@ -211,9 +211,9 @@ def _delta_table(comparisons:dict) -> str:
     return "\n".join(["paired differences (per instance)"] + rows)
 
 def finish_stage(info:RunInfo, folder:str) -> RunInfo:
-    "Record a trained stage's `RunInfo`; a stage whose training went wrong stops the study (said in one line)."
+    "Record a trained stage's `RunInfo`; a stage whose training went wrong stops the study or command (said in one line)."
     if RunInfo.read(folder) is None or info.health: info.write(folder)
-    if info.health: raise ValueError(f"{folder}: {info.health}; the model is marked so in its run info and the study stops here")
+    if info.health: raise ValueError(f"{folder}: {info.health}; the model is marked so in its run info, and nothing goes on from it")
     return info
 
 def _check_done(paths:RunPaths, stage:str) -> bool:

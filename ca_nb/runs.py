@@ -11,16 +11,17 @@ from .tasks import records
 from .data import DataConfig, load_tasks, sni_task_ids
 
 # %% auto #0
-__all__ = ['STAGES', 'CONFIG', 'METRICS', 'REPORT', 'RUN_INFO', 'TRAIN_LOG', 'CHECKPOINTS', 'RESPONSES', 'EVAL_CONFIG', 'GREEDY',
-           'SAMPLED', 'REWARDS', 'PAIRS', 'PAIRS_DATASET', 'PAIR_QUALITY', 'LOCK', 'INPUTS', 'RunPaths', 'RunInfo',
-           'data_inputs', 'input_files', 'input_fingerprints', 'check_inputs', 'check_out', 'claim', 'differences',
-           'check_settings', 'Run', 'as_run']
+__all__ = ['STAGES', 'CONFIG', 'METRICS', 'REPORT', 'RUN_INFO', 'TRAIN_LOG', 'CHECKPOINTS', 'RESPONSES', 'EVAL_CONFIG',
+           'TRAIN_CONFIG', 'GREEDY', 'SAMPLED', 'REWARDS', 'PAIRS', 'PAIRS_DATASET', 'PAIR_QUALITY', 'LOCK', 'INPUTS',
+           'RunPaths', 'RunInfo', 'data_inputs', 'input_files', 'input_fingerprints', 'check_inputs', 'check_out',
+           'claim', 'differences', 'check_settings', 'Run', 'as_run']
 
 # %% ../nbs/01d_runs.ipynb #8a5cb475
 STAGES = ('base', 'ia_sft', 'cat')  # the study's stages, in training order
 CONFIG, METRICS, REPORT = 'config.json', 'metrics.json', 'report.html'
 RUN_INFO, TRAIN_LOG, CHECKPOINTS = 'ca_nb_run.json', 'train_log.json', 'checkpoints'  # in a model folder
 RESPONSES, EVAL_CONFIG = 'responses.jsonl', 'eval_config.json'  # in an evaluation folder
+TRAIN_CONFIG = 'train_config.json'  # the settings a stage command (ca_nb_sft, ca_nb_align, ca_nb_base) trains a model folder with
 GREEDY, SAMPLED = 'greedy.jsonl', 'samples.jsonl'  # stage 2's answers, in `responses/`
 REWARDS, PAIRS, PAIRS_DATASET, PAIR_QUALITY = 'rewards.jsonl', 'pairs.jsonl', 'pairs', 'pair_quality.json'
 LOCK = '.ca_nb.lock'  # held by the one process working in a folder

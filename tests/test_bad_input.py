@@ -370,3 +370,14 @@ def test_a_full_disk_is_named(tmp_path, capsys, tiny_base, monkeypatch):
     p = command('x'); p.add_argument('--out')
     with pytest.raises(SystemExit) as e: main(p, torch_save, ['--out', str(tmp_path)])
     assert e.value.code == 2 and f'{tmp_path}: the disk is full' in capsys.readouterr().err
+
+def test_a_training_folder_holds_one_training_run(tmp_path, capsys, tiny_base):
+    "ca_nb_sft into a folder it trained before: the same command needs --resume; other options are refused, naming what differs."
+    out = tmp_path / 's'
+    sft_cli(['--model', tiny_base, '--max-steps', '2', '--out', str(out)] + TINY)
+    fails(capsys, sft_cli, ['--model', tiny_base, '--max-steps', '2', '--out', str(out)] + TINY, 'already holds this training run', '--resume')
+    fails(capsys, sft_cli, ['--model', tiny_base, '--max-steps', '3', '--resume', '--out', str(out)] + TINY,
+          'a training run made with other settings', 'plan.ia_sft.max_steps')
+    before = os.path.getmtime(out / 'model.safetensors')
+    sft_cli(['--model', tiny_base, '--max-steps', '2', '--resume', '--out', str(out)] + TINY)   # the same run resumes
+    assert json.load(open(out / 'train_config.json'))['plan']['ia_sft']['max_steps'] == 2 and os.path.getmtime(out / 'model.safetensors') >= before
