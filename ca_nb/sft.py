@@ -18,7 +18,7 @@ from .judges import judge_tokenizer_texts
 # %% auto #0
 __all__ = ['STEP_FIELDS', 'TINY_BASE', 'TINY_IA_SFT', 'TINY_DATA', 'sft_rows', 'sft_dataset', 'fill_steps', 'IASFTConfig',
            'run_args', 'lora_config', 'last_checkpoint', 'fit_max_length', 'train_sft', 'throughput', 'train_base',
-           'cached_base', 'cached_sft']
+           'cached_base', 'cached_sft', 'compact_lm_head']
 
 # %% ../nbs/06_sft.ipynb #bc59c3a0
 def sft_rows(tasks,  # `Task`s
@@ -184,3 +184,47 @@ def cached_sft(base:str|None=None, cfg:IASFTConfig|None=None, data:DataConfig|No
         model, tok, _ = load_model(base); model.train()
         train_sft(model, tok, sft_dataset(load_tasks(data), tok, cfg.n_variants, seed), out, cfg, seed=seed, threads=1, progress=False)
     return cached_build(f'ia_sft-{seed}', _key(cfg, data, run_args(cfg, '', seed)) + [base], _code_files(), 'train_log.json', build)
+
+# %% ../nbs/06_sft.ipynb #dc01e1ad
+_LOGIT_SCALES = ('logit_scale', 'output_multiplier', 'lm_head_multiplier', 'logits_scaling')  # left to TRL's own fused head
+
+def _compact_forward(fused):
+    "A forward for `model.forward = ...` that scores only labelled positions; `fused` (TRL's forward) serves every other call."
+    from trl.trainer.utils import FusedCausalLMOutput
+    def forward(self, *args, fused_lm_head=False, labels=None, shift_labels=None, num_items_in_batch=None, **kwargs):
+        if not fused_lm_head or shift_labels is not None or kwargs.get('output_router_logits'):  # generation, sequence parallel, MoE
+            return fused(*args, fused_lm_head=fused_lm_head, labels=labels, shift_labels=shift_labels,
+                         num_items_in_batch=num_items_in_batch, **kwargs)
+        kwargs['use_cache'] = False
+        hidden = self.base_model(*args, **kwargs).last_hidden_state[:, :-1]
+        labels = labels[:, 1:].to(hidden.device)
+        mask = labels != -100
+        head = self.get_output_embeddings()
+        logits = head(hidden[mask]).float()  # [scored positions, vocabulary]: the only projection
+        cap = getattr(self.config.get_text_config(), 'final_logit_softcapping', None)
+        if cap: logits = cap * torch.tanh(logits / cap)
+        lse = logits.logsumexp(-1)  # (torch's float32 log_softmax over 262k entries rounds 20x more than logsumexp)
+        target = labels[mask]
+        put = lambda x: x.new_zeros(mask.shape).masked_scatter(mask, x)  # back to [batch, length - 1], zero where unscored
+        log_probs = put(logits.gather(-1, target[:, None])[:, 0] - lse)
+        entropy = put(lse - (torch.softmax(logits, -1) * logits).sum(-1))
+        with torch.no_grad():
+            mean_logits, sq = put(logits.mean(-1)), put(torch.logsumexp(2 * logits, -1) - 2 * lse)
+            is_top1 = put(logits.argmax(-1) == target)
+        loss = -log_probs.sum() / (mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch)
+        return FusedCausalLMOutput(loss=loss, log_probs=log_probs, entropy=entropy, log_sum_sq_probs=sq, mean_logits=mean_logits,
+                                   is_top1=is_top1, label_mask=mask)
+    return forward
+
+def compact_lm_head(trainer):
+    "Make a TRL `SFTTrainer` or `DPOTrainer` apply the output layer only at the positions its loss reads; returns it."
+    import types
+    from peft import PeftModel
+    for m in (trainer.model, getattr(trainer, 'ref_model', None)):
+        if m is None: continue
+        m = m.get_base_model() if isinstance(m, PeftModel) else m
+        if any(getattr(m.config.get_text_config(), k, None) is not None for k in _LOGIT_SCALES): continue
+        if not getattr(m.forward, '_compact', False):
+            m.forward = types.MethodType(_compact_forward(m.forward), m)
+            m.forward.__func__._compact = True
+    return trainer
