@@ -128,6 +128,9 @@ def _generate_batch(model, tokenizer, seqs, cfg:GenConfig, batch_seed:int, min_p
             done = torch.isin(nxt, eos)
             for r, t, d in zip(alive.tolist(), nxt.tolist(), done.tolist()):
                 if not d: out[r].append(t)
+            if cfg.stop:  # a row whose answer (past leading white space) holds a stop string ends too
+                done |= torch.tensor([any(s in tokenizer.decode(out[r], skip_special_tokens=True).lstrip() for s in cfg.stop)
+                                      for r in alive.tolist()], device=done.device)
             keep = (~done).nonzero()[:, 0]
             if len(keep) == 0 or step == cfg.max_new_tokens - 1: break
             if len(keep) < len(alive):

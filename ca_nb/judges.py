@@ -175,7 +175,7 @@ def judge_prompt(question:str, task_instruction, inp, answer, ref, tokenizer, pr
     msgs.append({'role': 'user', 'content': f"{instr}\n{judge_input(task_instruction, inp, answer, ref if use_ref else None)}"})
     if tokenizer is not None and getattr(tokenizer, 'chat_template', None):
         return render_chat(msgs, tokenizer)
-    return render_prompt(instr, judge_input(task_instruction, inp, answer, ref if use_ref else None))
+    return render_prompt(instr, judge_input(task_instruction, inp, answer, ref if use_ref else None), tokenizer)
 
 CHAT_JUDGE_SHOTS = [
     dict(task="Count the words in the sentence and return the number.", input="the old dog slept", reference="4",

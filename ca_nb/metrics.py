@@ -255,7 +255,7 @@ def evaluate(model, tokenizer, tasks,
     cache = os.path.join(out, 'responses.jsonl') if out else None
     meta = [{k: r[k] for k in ('task', 'instance', 'variant', 'refs')} for r in recs]
     answers = generate(model, tokenizer, [r['prompt'] for r in recs], GenConfig(max_new_tokens=cfg.max_new_tokens,
-                       batch_size=cfg.batch_size), cache=cache, meta=meta, progress=progress, desc=f'eval {cfg.split}')
+                       batch_size=cfg.batch_size, stop=model_info(model, tokenizer).stop), cache=cache, meta=meta, progress=progress, desc=f'eval {cfg.split}')
     for r, a in zip(recs, answers): r['answer'] = a[0]
     m = consistency_metrics(recs, judge, seed=cfg.seed)
     m['split'] = cfg.split

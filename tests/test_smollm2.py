@@ -1,8 +1,8 @@
 "SmolLM2: converted once into $CA_NB_CACHE, reused after, rebuilt when corrupt; `--model smollm2` resolves and answers; chat answers are extracted."
 import importlib.util, json, os, re, time, pytest
-import ca_nb.models as sm
-from ca_nb.models import (REGISTERED, MANIFEST, model_available, skip_reason, packaged_file, conversion_problem,
-                          resolve_model_path)
+import ca_nb.gguf as sm
+from ca_nb.gguf import REGISTERED, MANIFEST, model_available, skip_reason, packaged_file, conversion_problem
+from ca_nb.models import resolve_model_path
 from ca_nb.judges import extract_answer, chat_exact_match
 
 needs_smollm2 = pytest.mark.skipif(not model_available('smollm2'), reason=skip_reason('smollm2'))
