@@ -318,9 +318,9 @@ def train_cat(model, tokenizer, pairs_ds,
     "Consistency alignment training on preference pairs; saves the model (or adapter) and tokenizer in `out`."
     args = fit_max_length(run_args(cfg or CATConfig(), out, seed, progress, device, dtype), model, tokenizer, pairs_ds)
     seed_everything(seed, threads if args.use_cpu else None)
-    tr = WeightedDPOTrainer(model=model, ref_model=None if lora else ref_model, args=args,  # a `weight` column, if any, weights the pairs
-                    train_dataset=pairs_ds.select_columns([c for c in ('prompt', 'chosen', 'rejected', 'weight') if c in pairs_ds.column_names]), processing_class=tokenizer,
-                    peft_config=lora_config() if lora else None)
+    cols = [c for c in ('prompt', 'chosen', 'rejected', 'weight') if c in pairs_ds.column_names]  # a `weight` column weights the pairs
+    tr = WeightedDPOTrainer(model=model, ref_model=None if lora else ref_model, args=args, train_dataset=pairs_ds.select_columns(cols),
+                            processing_class=tokenizer, peft_config=lora_config() if lora else None)
     tr.train(resume_from_checkpoint=last_checkpoint(out) if resume else None)
     if tr.accelerator.is_main_process:
         tr.save_model(out); tokenizer.save_pretrained(out)

@@ -171,19 +171,22 @@ def _answer_logprobs(model, prompt_ids, completion_ids, min_prefix:int=8) -> lis
 def completion_logprobs(model, tokenizer, prompts, completions, batch_size:int=64, reduce:str='mean', min_prefix:int=8) -> np.ndarray:
     """Mean (or, with `reduce='sum'`, total) log-probability of each completion (plus end of sequence) after its prompt.
     Only answer tokens are scored (a token's logit minus the logsumexp at its position); each distinct prompt is computed
-    once per batch, sharing prefixes with the others (`generate.prefill`), and a repeated (prompt, completion) once."""
+    once, sharing prefixes with the others of its batch (`generate.prefill`), and a repeated (prompt, completion) once."""
     import torch
     if reduce not in ('mean', 'sum'): raise ValueError(f"reduce={reduce!r}: expected 'mean' or 'sum'")
     if not len(prompts): return np.zeros(0)
     up, uc = list(dict.fromkeys(prompts)), list(dict.fromkeys(completions))
     ptok = dict(zip(up, tokenizer(up, add_special_tokens=False)['input_ids']))
     ctok = {c: ids + [tokenizer.eos_token_id] for c, ids in zip(uc, tokenizer(uc, add_special_tokens=False)['input_ids'])}
-    jobs = list(dict.fromkeys(zip(prompts, completions)))
-    order = sorted(jobs, key=lambda j: (ptok[j[0]], ctok[j[1]]))  # a prompt's answers side by side, prompts sharing a prefix too
+    jobs = sorted(set(zip(prompts, completions)), key=lambda j: (ptok[j[0]], ctok[j[1]]))  # a prompt's answers side by side, prompts sharing a prefix too
+    n_answers, batches = Counter(p for p, _ in jobs), [[]]
+    for j in jobs:  # batches of at most `batch_size` that split a prompt's answers only when they alone exceed it
+        b = batches[-1]
+        if len(b) == batch_size or (b and j[0] != b[-1][0] and len(b) + n_answers[j[0]] > batch_size): batches.append(b := [])
+        b.append(j)
     val = {}
     with torch.no_grad():
-        for b in range(0, len(order), batch_size):
-            part = order[b:b + batch_size]
+        for part in batches:
             for j, v in zip(part, _answer_logprobs(model, [ptok[p] for p, _ in part], [ctok[c] for _, c in part], min_prefix)):
                 val[j] = float(v.mean() if reduce == 'mean' else v.sum())
     return np.array([val[j] for j in zip(prompts, completions)])
