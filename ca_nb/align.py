@@ -5,27 +5,28 @@
 # %% ../nbs/08_alignment.ipynb #c8eba2f0
 from __future__ import annotations
 import json, os, random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from accelerate import PartialState
 from trl import DPOConfig, DPOTrainer
-import numpy as np
-from .files import write_json
+import numpy as np, torch
+from .files import read_json, write_json
 from .text import normalize, char_similarity
-from .tasks import records, DataError
+from .tasks import Instance, records, DataError
 from .data import load_paraphrases
-from .runs import RunPaths
+from .runs import GREEDY, SAMPLED, RunPaths
 from .models import render_prompt, load_model, model_info, RunContext
 from .generate import generate, GenConfig, HttpEngine
 from .judges import judge_prompts_for, judge_for
 from .metrics import is_correct
-from .reward import self_rewards, completion_logprobs, ladder_judge_confusion, check_reward_kind
+from .reward import self_rewards, completion_logprobs, ladder_judge_confusion, check_reward_kind, NEEDS_REFS
 from .paraphrase import rule_paraphrases
 from .sft import TrainingDefaults, lora_config, prepare_training, fit
 
 # %% auto #0
-__all__ = ['WORDINGS', 'SampleConfig', 'sample_candidates', 'fresh_wordings', 'score_candidates', 'PairConfig', 'build_pairs',
-           'rung', 'pair_quality', 'pair_warnings', 'CATConfig', 'pairs_dataset', 'train_cat', 'implicit_margin',
+__all__ = ['WORDINGS', 'RUNGS', 'SampleConfig', 'load_inputs', 'stage2_records', 'sample_candidates', 'fresh_wordings',
+           'candidate_items', 'score_candidates', 'PairConfig', 'majority_pairs', 'build_pairs', 'rung', 'pair_quality',
+           'pair_warnings', 'WeightedDPOTrainer', 'CATConfig', 'pairs_dataset', 'train_cat', 'implicit_margin',
            'AlignConfig', 'run_alignment']
 
 # %% ../nbs/08_alignment.ipynb #1d55f858
@@ -38,22 +39,56 @@ class SampleConfig:
     top_p: float = 1.0  # nucleus sampling mass
     max_new_tokens: int = 24  # answer length limit in tokens
     batch_size: int = 128  # prompts per generation batch
+    instances: str = 'train'  # stage-2 instances: 'train' (the train split, with references) or a JSONL file of {"task", "input"} rows (no references)
+
+    def check(self):
+        "Raise a one-line error naming the option when a value cannot work."
+        if self.instances != 'train' and not os.path.isfile(str(self.instances)):
+            raise ValueError(f'--instances {self.instances!r}: expected train or a JSONL file of {{"task": ID, "input": TEXT}} rows')
+        return self
+
+def load_inputs(path, tasks) -> dict:
+    """`{task_id: [Instance, ...]}` from a JSONL file of `{"task": ID, "input": TEXT}` rows, validated (no references; ids `line<N>`)."""
+    path, known, out = str(path), {t.id for t in tasks}, defaultdict(list)
+    try:
+        with open(path, encoding='utf-8') as f: lines = f.read().split('\n')
+    except FileNotFoundError: raise DataError(f"{path}: no such instance file") from None
+    except UnicodeDecodeError as e: raise DataError(f"{path}: byte {e.start}: not UTF-8 text (expected UTF-8 JSON lines)") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip(): continue
+        try: r = json.loads(line)
+        except json.JSONDecodeError as e: raise DataError(f"{path}: line {n}: malformed JSON ({e.msg})") from None
+        if not isinstance(r, dict): raise DataError(f'{path}: line {n}: expected an object with "task" and "input"')
+        for k in ('task', 'input'):
+            if not isinstance(r.get(k), str): raise DataError(f'{path}: line {n}: field "{k}": expected a string, got {json.dumps(r.get(k))[:40]}')
+        if r['task'] not in known: raise DataError(f"{path}: line {n}: unknown task {r['task']!r}: expected one of the {len(known)} loaded tasks")
+        out[r['task']].append(Instance(f'line{n}', r['input'], [], 'train'))
+    if not out: raise DataError(f'{path}: no rows: expected JSON lines of {{"task": ID, "input": TEXT}}')
+    return dict(out)
+
+def stage2_records(tasks, cfg:SampleConfig) -> list:
+    "`records` rows of the stage-2 instances (the train split's, or the file's with `refs=[]`) under every train wording."
+    if cfg.instances == 'train': return records(tasks, 'train', cfg.n_instances)
+    own = load_inputs(cfg.instances, tasks)
+    return [dict(task=t.id, instance=i.id, variant=vid, instruction=text, input=i.input, refs=[])
+            for t in tasks for i in own.get(t.id, [])[:cfg.n_instances] for vid, text in t.variants('train')]
 
 def sample_candidates(model, tokenizer, tasks,
                       cfg:SampleConfig|None=None,  # how many answers, and how they are drawn
                       seed:int=0,  # sampling seed
-                      cache_dir:str|None=None,  # folder for greedy.jsonl and samples.jsonl (resumable)
-                      progress:bool=True) -> list:
-    "`records` of the train split with `prompt` and `answers`: the greedy answer then `n_samples` samples."
-    cfg = cfg or SampleConfig()
-    recs = [dict(r, prompt=render_prompt(r['instruction'], r['input'], tokenizer)) for r in records(tasks, 'train', cfg.n_instances)]
+                      cache_dir:str|None=None,  # folder for GREEDY and SAMPLED (resumable)
+                      progress:bool=True,
+                      stop:tuple=()) -> list:  # strings that end an answer (a base model's: its first line, `ModelInfo.stop`)
+    "`stage2_records` with `prompt` and `answers`: the greedy answer then `n_samples` samples."
+    cfg = (cfg or SampleConfig()).check()
+    recs = [dict(r, prompt=render_prompt(r['instruction'], r['input'], tokenizer)) for r in stage2_records(tasks, cfg)]
     prompts = [r['prompt'] for r in recs]
     c = (lambda name: os.path.join(cache_dir, name)) if cache_dir else (lambda name: None)
-    greedy = generate(model, tokenizer, prompts, GenConfig(cfg.max_new_tokens, batch_size=cfg.batch_size), cache=c('greedy.jsonl'),
-                      progress=progress, desc='greedy answers')
+    greedy = generate(model, tokenizer, prompts, GenConfig(cfg.max_new_tokens, stop=tuple(stop), batch_size=cfg.batch_size),
+                      cache=c(GREEDY), progress=progress, desc='greedy answers')
     sampled = generate(model, tokenizer, prompts, GenConfig(cfg.max_new_tokens, do_sample=True, temperature=cfg.temperature,
-                       top_p=cfg.top_p, seed=seed, batch_size=cfg.batch_size), n_samples=cfg.n_samples, cache=c('samples.jsonl'),
-                       progress=progress, desc='sampled answers') if cfg.n_samples else [[] for _ in prompts]
+                       top_p=cfg.top_p, seed=seed, stop=tuple(stop), batch_size=cfg.batch_size), n_samples=cfg.n_samples,
+                       cache=c(SAMPLED), progress=progress, desc='sampled answers') if cfg.n_samples else [[] for _ in prompts]
     for r, g, s in zip(recs, greedy, sampled): r['answers'] = g + s
     return recs
 
@@ -75,21 +110,28 @@ def fresh_wordings(tasks, source:str='train', seed:int=0, n:int=8) -> list:
     return out
 
 # %% ../nbs/08_alignment.ipynb #2ecfbbdb
-def score_candidates(model, tokenizer, recs, kind:str='ladder', cache:str|None=None, batch_size:int=64, progress=True) -> list:
-    "Scored answers: one row per distinct answer of each (instance, variant), with `reward` (and `probs`)."
+def candidate_items(recs, kind:str='ladder') -> list:
+    "The items `self_rewards` scores: one per distinct answer of each (instance, variant), with what the `kind` reward reads."
     by_inst = defaultdict(list)
     for r in recs: by_inst[(r['task'], r['instance'])].append(r)
     items = []
     for r in recs:
-        others = [o['prompt'] for o in by_inst[(r['task'], r['instance'])] if o['variant'] != r['variant']]
+        mates = by_inst[(r['task'], r['instance'])]
+        extra = ({'other_prompts': [o['prompt'] for o in mates if o['variant'] != r['variant']]} if kind == 'likelihood' else
+                 {'instance_answers': [a for o in mates for a in o['answers']]} if kind == 'majority' else {})
+        copies = Counter(normalize(a) for a in r['answers'])
         seen = set()
         for j, a in enumerate(r['answers']):
             if normalize(a) in seen: continue
             seen.add(normalize(a))
             items.append(dict(task=r['task'], instance=r['instance'], variant=r['variant'], instruction=r['instruction'],
                               input=r['input'], refs=r['refs'], prompt=r['prompt'], answer=a, sample=j,
-                              **({'other_prompts': others} if kind == 'likelihood' else {})))
-    return self_rewards(model, tokenizer, items, kind, cache, judge_prompts_for(model_info(model, tokenizer).family),
+                              **({'copies': copies[normalize(a)]} if kind == 'majority' else {}), **extra))
+    return items
+
+def score_candidates(model, tokenizer, recs, kind:str='ladder', cache:str|None=None, batch_size:int=64, progress=True) -> list:
+    "Scored answers: one row per distinct answer of each (instance, variant), with `reward` (and `probs`)."
+    return self_rewards(model, tokenizer, candidate_items(recs, kind), kind, cache, judge_prompts_for(model_info(model, tokenizer).family),
                         batch_size=batch_size, progress=progress)
 
 # %% ../nbs/08_alignment.ipynb #6d6a2ce1
@@ -101,12 +143,40 @@ class PairConfig:
     min_sim: float = 0.5  # subtle: smallest character similarity of chosen and rejected
     pool: str = 'instance'  # where chosen answers come from: any wording of the instance, or the same wording ('variant')
     max_per_prompt: int = 2  # at most this many pairs per (instance, wording)
+    weight: str = 'none'  # each pair's weight in the loss: none (all 1) or margin (the majority reward's vote margin, ScPO)
 
     def check(self):
         if self.strategy not in ('subtle', 'best-worst', 'margin'): raise ValueError(f"--pairs {self.strategy!r}: expected subtle, best-worst or margin")
+        if self.weight not in ('none', 'margin'): raise ValueError(f"--weight {self.weight!r}: expected none or margin")
         if self.pool not in ('instance', 'variant'): raise ValueError(f"--pool {self.pool!r}: expected instance or variant")
         if self.max_per_prompt < 1: raise ValueError(f"--max-per-prompt {self.max_per_prompt}: expected 1 or more")
         return self
+
+def _pair(c, r, **extra) -> dict:
+    "A pair row: the rejected answer's prompt, both answers, their rewards and where they came from."
+    return dict(prompt=r['prompt'], chosen=c['answer'], rejected=r['answer'], chosen_reward=c['reward'], rejected_reward=r['reward'],
+                similarity=char_similarity(c['answer'], r['answer']), task=r['task'], instance=r['instance'], variant=r['variant'],
+                chosen_variant=c['variant'], refs=list(c.get('refs') or []), chosen_probs=json.dumps(c.get('probs')),
+                rejected_probs=json.dumps(r.get('probs')), reward_kind=c.get('kind'), **extra)
+
+def majority_pairs(rows, cfg:PairConfig) -> list:
+    "One instance's majority pairs: under each wording, each minority answer (at most `max_per_prompt`, largest margins first) rejected against the majority answer."
+    maj = sorted((r for r in rows if r['in_majority']), key=lambda r: (r['variant'], r['sample']))
+    if not maj: return []
+    texts = Counter()
+    for r in maj: texts[r['answer']] += r['copies']
+    top = max(texts.values())
+    common = next(r for r in maj if texts[r['answer']] == top)  # the majority group's most frequent text (first seen on a tie)
+    out = []
+    for vid in sorted({r['variant'] for r in rows}):
+        mine = [r for r in rows if r['variant'] == vid]
+        own = [r for r in mine if r['in_majority']]
+        c = max(own, key=lambda r: (r['copies'], -r['sample'])) if own else common
+        for r in sorted((r for r in mine if not r['in_majority']), key=lambda r: (-r['vote_margin'], r['sample']))[:cfg.max_per_prompt]:
+            if normalize(c['answer']) == normalize(r['answer']): continue
+            out.append(_pair(c, r, chosen_votes=c['votes'], rejected_votes=r['votes'], n_answers=r['n_answers'], vote_margin=r['vote_margin'],
+                             **({'weight': r['vote_margin']} if cfg.weight == 'margin' else {})))
+    return out
 
 def build_pairs(scored, cfg:PairConfig|None=None, seed:int=0) -> list:
     "Preference pairs from scored answers; every pair's chosen reward exceeds its rejected reward."
@@ -117,6 +187,8 @@ def build_pairs(scored, cfg:PairConfig|None=None, seed:int=0) -> list:
     pairs = []
     for key in sorted(by_inst):
         rows = by_inst[key]
+        if rows[0].get('kind') == 'majority': pairs += majority_pairs(rows, cfg); continue
+        if cfg.weight != 'none': raise ValueError(f"--weight {cfg.weight}: needs the majority reward's vote margins (--reward majority)")
         votes = defaultdict(int)
         for r in rows: votes[normalize(r['answer'])] += 1  # how many wordings gave this answer: breaks reward ties
         for vid in sorted({r['variant'] for r in rows}):
@@ -134,29 +206,29 @@ def build_pairs(scored, cfg:PairConfig|None=None, seed:int=0) -> list:
                 if cfg.strategy == 'subtle': opts = [(c, r) for c, r in opts if char_similarity(c['answer'], r['answer']) >= cfg.min_sim]
             opts = [(c, r) for c, r in opts if c['reward'] > r['reward'] and normalize(c['answer']) != normalize(r['answer'])]
             if len(opts) > cfg.max_per_prompt: opts = rng.sample(opts, cfg.max_per_prompt)
-            for c, r in opts:
-                pairs.append(dict(prompt=r['prompt'], chosen=c['answer'], rejected=r['answer'], chosen_reward=c['reward'],
-                                  rejected_reward=r['reward'], similarity=char_similarity(c['answer'], r['answer']),
-                                  task=key[0], instance=key[1], variant=vid, chosen_variant=c['variant'], refs=list(c.get('refs', [])),
-                                  chosen_probs=json.dumps(c.get('probs')), rejected_probs=json.dumps(r.get('probs'))))
+            pairs += [_pair(c, r) for c, r in opts]
     return pairs
 
 # %% ../nbs/08_alignment.ipynb #6e09fa9a
-def rung(reward) -> str:
-    "The ladder rung a reward comes from."
+RUNGS = ('exact', 'containment', 'judged', 'likelihood', 'majority')
+
+def rung(reward, kind:str|None=None) -> str:
+    "The rung a reward comes from: the ladder's exact, containment or judged levels, or the `kind` of a reward without levels."
+    if kind in ('likelihood', 'majority'): return kind
     return 'exact' if reward == 6 else 'containment' if reward == 5 else 'judged' if reward is not None and float(reward).is_integer() and 0 <= reward <= 4 else 'likelihood'
 
 def pair_quality(pairs, judge=None) -> dict:
-    "Pair precision (chosen answer correct), wrong-over-right pairs and identical pairs, overall and per rung of the chosen answer."
+    "Pair precision (chosen answer correct, over the pairs with references), wrong-over-right and identical pairs, overall and per rung of the chosen answer."
     j = [judge] if judge else []
     def summary(ps):
-        ok = [is_correct(p['chosen'], p['refs'], *j) for p in ps]; bad = [is_correct(p['rejected'], p['refs'], *j) for p in ps]
-        return dict(n=len(ps), precision=float(np.mean(ok)) if ps else float('nan'),
+        lab = [p for p in ps if p.get('refs')]
+        ok = [is_correct(p['chosen'], p['refs'], *j) for p in lab]; bad = [is_correct(p['rejected'], p['refs'], *j) for p in lab]
+        return dict(n=len(ps), n_with_refs=len(lab), precision=float(np.mean(ok)) if lab else float('nan'),
                     wrong_over_right=sum(1 for c, r in zip(ok, bad) if not c and r),
                     identical=sum(1 for p in ps if normalize(p['chosen']) == normalize(p['rejected'])))
+    rungs = [rung(p['chosen_reward'], p.get('reward_kind')) for p in pairs]
     out = summary(pairs)
-    out['by_rung'] = {k: summary([p for p in pairs if rung(p['chosen_reward']) == k])
-                      for k in ('exact', 'containment', 'judged', 'likelihood') if any(rung(p['chosen_reward']) == k for p in pairs)}
+    out['by_rung'] = {k: summary([p for p, g in zip(pairs, rungs) if g == k]) for k in RUNGS if k in rungs}
     return out
 
 def pair_warnings(q:dict, min_pairs:int=20) -> list:
@@ -166,6 +238,45 @@ def pair_warnings(q:dict, min_pairs:int=20) -> list:
     if q['n'] and q['precision'] < 0.5: out.append(f"most pairs prefer a wrong answer: precision {q['precision']:.2f}")
     if q['wrong_over_right']: out.append(f"{q['wrong_over_right']} pairs prefer a wrong answer to a right one")
     return out
+
+# %% ../nbs/08_alignment.ipynb #2b39170e
+class _ScaleGrad(torch.autograd.Function):
+    "Identity forward; the backward multiplies the gradient by `w`."
+    @staticmethod
+    def forward(ctx, x, w): ctx.save_for_backward(w); return x.view_as(x)
+    @staticmethod
+    def backward(ctx, g): return g * ctx.saved_tensors[0], None
+
+class _WithWeights:
+    "A collator that adds the examples' `weight` column to the batch of collator `inner`."
+    def __init__(self, inner): self.inner = inner
+    def __call__(self, examples):
+        out = self.inner(examples)
+        if examples and 'weight' in examples[0]: out['weight'] = torch.tensor([float(e['weight']) for e in examples])
+        return out
+
+class WeightedDPOTrainer(DPOTrainer):
+    "TRL's `DPOTrainer` where a `weight` column scales each pair's loss (its gradient; the logged loss is unweighted)."
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)  # the reference log-probabilities are precomputed here, with TRL's own collator
+        self.data_collator = _WithWeights(self.data_collator)
+
+    def _set_signature_columns_if_needed(self):
+        super()._set_signature_columns_if_needed()
+        if 'weight' not in self._signature_columns: self._signature_columns = list(self._signature_columns) + ['weight']
+
+    def compute_ref_log_probs(self, model, inputs):
+        return super().compute_ref_log_probs(model, {k: v for k, v in inputs.items() if k != 'weight'})
+
+    def _compute_loss(self, model, inputs, return_outputs):
+        w = inputs.pop('weight', None)
+        if w is None: return super()._compute_loss(model, inputs, return_outputs)
+        w = torch.cat([w, w]).to(self.accelerator.device)[:, None]  # the batch is [chosen rows, rejected rows]
+        def weighted(*a, **kw):
+            out = model(*a, **kw)
+            if getattr(out, 'log_probs', None) is not None: out.log_probs = _ScaleGrad.apply(out.log_probs, w.to(out.log_probs.dtype))
+            return out
+        return super()._compute_loss(weighted, inputs, return_outputs)
 
 # %% ../nbs/08_alignment.ipynb #8a0bf85a
 @dataclass
@@ -202,12 +313,12 @@ def train_cat(model, tokenizer, pairs_ds,
               ctx:RunContext|None=None,  # seed, device, threads, resume, progress, log
               ref_model=None,  # the frozen reference (None: a copy of `model`, or the adapter switched off under LoRA)
               lora:bool=False):  # train a LoRA adapter instead of all weights
-    "Consistency alignment training on preference pairs; saves the model (or adapter) and tokenizer in `out` (the setup and tail are stage 1's)."
+    "Consistency alignment training on preference pairs (a `weight` column weights them); saves the model (or adapter) and tokenizer in `out` (the setup and tail are stage 1's)."
     ctx = ctx or RunContext()
     args = prepare_training(cfg or CATConfig(), model, tokenizer, pairs_ds, out=out, ctx=ctx)
-    tr = DPOTrainer(model=model, ref_model=None if lora else ref_model, args=args,
-                    train_dataset=pairs_ds.select_columns(['prompt', 'chosen', 'rejected']), processing_class=tokenizer,
-                    peft_config=lora_config() if lora else None)
+    cols = [c for c in ('prompt', 'chosen', 'rejected', 'weight') if c in pairs_ds.column_names]
+    tr = WeightedDPOTrainer(model=model, ref_model=None if lora else ref_model, args=args, train_dataset=pairs_ds.select_columns(cols),
+                            processing_class=tokenizer, peft_config=lora_config() if lora else None)
     return fit(tr, tokenizer, out, ctx)
 
 def implicit_margin(model, ref_model, tokenizer, pairs_ds, beta:float=0.1, n:int=256) -> float:
@@ -221,18 +332,22 @@ def implicit_margin(model, ref_model, tokenizer, pairs_ds, beta:float=0.1, n:int
 @dataclass
 class AlignConfig:
     "Stage 2 as a whole: candidates, rewards, pairs, training."
-    reward: str = 'ladder'  # self-reward: ladder (the paper's), reference (its exact and containment rungs, no judge) or likelihood
+    reward: str = 'ladder'  # self-reward: ladder (the paper's), reference (its exact and containment rungs, no judge), likelihood or majority (both judge- and reference-free)
     wordings: str = 'train'  # wordings stage 2 samples and pairs under: 'train' (the paper's), 'rules' or a paraphrase file
     sample: SampleConfig = field(default_factory=SampleConfig)  # the candidate answers
     pairs: PairConfig = field(default_factory=PairConfig)  # the preference pairs
     cat: CATConfig = field(default_factory=CATConfig)  # the training
 
     def check(self):
-        "Refuse, naming the option, any part that cannot work (before any work starts)."
-        check_reward_kind(self.reward)
+        "Refuse, naming the option, any part that cannot work or options that cannot work together (before any sampling)."
+        check_reward_kind(self.reward); self.sample.check(); self.pairs.check(); self.cat.check()
         if self.wordings not in ('train', 'rules') and not os.path.isfile(str(self.wordings)):
             raise ValueError(f"--stage2-wordings {self.wordings!r}: expected {WORDINGS}")
-        self.pairs.check(); self.cat.check()
+        if self.reward in NEEDS_REFS and self.sample.instances != 'train':
+            raise ValueError(f"--reward {self.reward} needs reference answers, and --instances {self.sample.instances} has none: "
+                             f"use --reward majority or likelihood, or --instances train")
+        if self.pairs.weight == 'margin' and self.reward != 'majority':
+            raise ValueError(f"--weight margin: needs the majority reward's vote margins (--reward majority), not --reward {self.reward}")
         return self
 
 def run_alignment(sft_dir:str,  # the stage-1 model folder
@@ -253,7 +368,8 @@ def run_alignment(sft_dir:str,  # the stage-1 model folder
     m, tok, _ = load_model(sft_dir, ctx.dtype, ctx.device); ctx.seed_all()
     with state.main_process_first():  # the main process samples and scores; the other ranks then read its caches
         sampler = HttpEngine(engine, config=m.config) if engine else m
-        recs = sample_candidates(sampler, tok, tasks, cfg.sample, ctx.seed, paths.samples_dir, ctx.progress and main)
+        recs = sample_candidates(sampler, tok, tasks, cfg.sample, seed=ctx.seed, cache_dir=paths.samples_dir,
+                                 progress=ctx.progress and main, stop=model_info(m, tok).stop)
         scored = score_candidates(m, tok, recs, cfg.reward, paths.rewards_file, progress=ctx.progress and main)
     prs = build_pairs(scored, cfg.pairs, seed=ctx.seed)
     judge = judge_for('auto', model_info(m, tok).family)
@@ -268,7 +384,7 @@ def run_alignment(sft_dir:str,  # the stage-1 model folder
         ds.save_to_disk(paths.pairs_dataset)
         with open(paths.pairs_file, 'w') as f:
             for r in prs: f.write(json.dumps(r) + "\n")
-        ctx.log(f"[cat] {len(scored)} scored answers ({cfg.reward}), {len(prs)} {cfg.pairs.strategy} pairs; {cfg.cat.max_steps} steps, "
+        ctx.log(f"[cat] {len(scored)} scored answers ({cfg.reward}), {len(prs)} {'majority' if cfg.reward == 'majority' else cfg.pairs.strategy} pairs; {cfg.cat.max_steps} steps, "
                 f"β={cfg.cat.beta}, λ={cfg.cat.lam}")
     state.wait_for_everyone()
     del m  # sampling and scoring are done: training starts from float32 weights (a GPU trains them in mixed precision)
@@ -282,7 +398,7 @@ def run_alignment(sft_dir:str,  # the stage-1 model folder
     ref = None if lora or cat.precompute_ref_log_probs else load_model(sft_dir).model  # a copy only when it is needed
     tr = train_cat(m, tok, ds, out, cfg=cat, ctx=ctx, ref_model=ref, lora=lora)
     if stacked and tr.accelerator.is_main_process:  # the new adapter's base is the stage-1 adapter folder, relative so that a copied run still loads
-        cfg_path = os.path.join(out, 'adapter_config.json'); acfg = json.load(open(cfg_path))
+        cfg_path = os.path.join(out, 'adapter_config.json'); acfg = read_json(cfg_path)
         acfg['base_model_name_or_path'] = os.path.relpath(os.path.abspath(sft_dir), os.path.abspath(out))
         write_json(cfg_path, acfg)
     margins = [r['rewards/margins'] for r in tr.state.log_history if 'rewards/margins' in r]

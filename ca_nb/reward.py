@@ -5,19 +5,20 @@
 # %% ../nbs/07_self_reward.ipynb #82b2b822
 from __future__ import annotations
 import random, re
+from collections import Counter
 import numpy as np
 from .files import JsonlCache, stable_hash
 from .text import normalize
 from .models import render_prompt, model_fingerprint, model_info
 from .generate import generate, GenConfig, prefill
-from .judges import (TYPE_LABELS, CORRECT_LABELS, JudgePrompts, judge_prompt, judge_prompts_for, judge_for)
+from .judges import (EXACT, TYPE_LABELS, CORRECT_LABELS, JudgePrompts, judge_prompt, judge_prompts_for, judge_for)
 from .metrics import is_correct
 
 # %% auto #0
-__all__ = ['REWARD_KINDS', 'contains_reference', 'ladder_level', 'combine_verdicts', 'label_token_ids', 'label_probs',
-           'judge_confusion', 'judge_accuracy', 'ladder_judge_confusion', 'partial_answer', 'judge_examples',
-           'completion_logprobs', 'check_reward_kind', 'ladder_rewards', 'reference_rewards', 'likelihood_rewards',
-           'self_rewards', 'judge_items']
+__all__ = ['REWARD_KINDS', 'NEEDS_REFS', 'contains_reference', 'ladder_level', 'combine_verdicts', 'label_token_ids',
+           'label_probs', 'judge_confusion', 'judge_accuracy', 'ladder_judge_confusion', 'partial_answer',
+           'judge_examples', 'completion_logprobs', 'answer_group', 'majority_rewards', 'check_reward_kind',
+           'ladder_rewards', 'reference_rewards', 'likelihood_rewards', 'self_rewards', 'judge_items']
 
 # %% ../nbs/07_self_reward.ipynb #535a26f0
 def _tokens(text:str) -> list: return re.findall(r"\w+|[^\w\s]", normalize(text))
@@ -144,8 +145,54 @@ def judge_examples(tasks, tokenizer, n_per_task:int=40, seed:int=0, prompts:Judg
     return rows
 
 # %% ../nbs/07_self_reward.ipynb #de8b64c0
-def completion_logprobs(model, tokenizer, prompts, completions, batch_size:int=64, reduce:str='mean') -> np.ndarray:
-    "Mean (or, with `reduce='sum'`, total) log-probability of each completion (plus end of sequence) after its prompt."
+def _answer_logprobs(model, prompt_ids, completion_ids, min_prefix:int=8) -> list:
+    """Per-token log-probabilities (a tensor per row) of each token list in `completion_ids` after its prompt in `prompt_ids`
+    (sorted by prompt): each distinct prompt is prefilled once (`generate.prefill`) and its answers continue from its cache."""
+    import torch
+    dev = model.device
+    where = {p: i for i, p in enumerate(dict.fromkeys(map(tuple, prompt_ids)))}
+    up = torch.tensor([where[tuple(p)] for p in prompt_ids], device=dev)  # each row's prompt
+    logits, cache, mask, last = prefill(model, [list(p) for p in where], min_prefix)
+    cache.batch_select_indices(up); mask, last, logits = mask[up], last[up], logits[up].float()
+    first = torch.tensor([c[0] for c in completion_ids], device=dev)
+    lp = [logits.gather(-1, first[:, None])[:, 0] - logits.logsumexp(-1)]  # the first answer token, from the prompt's last position
+    rest = [list(c[:-1]) for c in completion_ids]  # the answer's tokens (but its last) predict the ones after them
+    L = max(map(len, rest))
+    if not L: return list(lp[0][:, None])
+    ids = torch.tensor([r + [0] * (L - len(r)) for r in rest], device=dev)  # padded on the right, masked out
+    own = torch.tensor([[1] * len(r) + [0] * (L - len(r)) for r in rest], device=dev)
+    pos = last[:, None] + 1 + torch.arange(L, device=dev)
+    out = model(input_ids=ids, attention_mask=torch.cat([mask, own], 1), position_ids=pos, past_key_values=cache, use_cache=True).logits
+    h = out[own.bool()].float()  # answer positions only: no log-softmax over padding or prompt
+    tgt = torch.tensor([t for c in completion_ids for t in c[1:]], device=dev)
+    tok = (h.gather(-1, tgt[:, None])[:, 0] - h.logsumexp(-1)).split([len(r) for r in rest])
+    return [torch.cat([lp[0][i:i + 1], t]) for i, t in enumerate(tok)]
+
+def completion_logprobs(model, tokenizer, prompts, completions, batch_size:int=64, reduce:str='mean', min_prefix:int=8) -> np.ndarray:
+    """Mean (or, with `reduce='sum'`, total) log-probability of each completion (plus end of sequence) after its prompt.
+    Only answer tokens are scored (a token's logit minus the logsumexp at its position); each distinct prompt is computed
+    once, sharing prefixes with the others of its batch (`generate.prefill`), and a repeated (prompt, completion) once."""
+    import torch
+    if reduce not in ('mean', 'sum'): raise ValueError(f"reduce={reduce!r}: expected 'mean' or 'sum'")
+    if not len(prompts): return np.zeros(0)
+    up, uc = list(dict.fromkeys(prompts)), list(dict.fromkeys(completions))
+    ptok = dict(zip(up, tokenizer(up, add_special_tokens=False)['input_ids']))
+    ctok = {c: ids + [tokenizer.eos_token_id] for c, ids in zip(uc, tokenizer(uc, add_special_tokens=False)['input_ids'])}
+    jobs = sorted(set(zip(prompts, completions)), key=lambda j: (ptok[j[0]], ctok[j[1]]))  # a prompt's answers side by side, prompts sharing a prefix too
+    n_answers, batches = Counter(p for p, _ in jobs), [[]]
+    for j in jobs:  # batches of at most `batch_size` that split a prompt's answers only when they alone exceed it
+        b = batches[-1]
+        if len(b) == batch_size or (b and j[0] != b[-1][0] and len(b) + n_answers[j[0]] > batch_size): batches.append(b := [])
+        b.append(j)
+    val = {}
+    with torch.no_grad():
+        for part in batches:
+            for j, v in zip(part, _answer_logprobs(model, [ptok[p] for p, _ in part], [ctok[c] for _, c in part], min_prefix)):
+                val[j] = float(v.mean() if reduce == 'mean' else v.sum())
+    return np.array([val[j] for j in zip(prompts, completions)])
+
+def _completion_logprobs_full(model, tokenizer, prompts, completions, batch_size:int=64, reduce:str='mean') -> np.ndarray:
+    "The reference `completion_logprobs` must equal: whole prompt + answer rows, log-softmax over the vocabulary everywhere."
     import torch
     out = []
     eos = tokenizer.eos_token_id
@@ -163,8 +210,30 @@ def completion_logprobs(model, tokenizer, prompts, completions, batch_size:int=6
             v = tok_lp[i, st - 1:len(s) - 1]; out.append(float(v.mean() if reduce == 'mean' else v.sum()))
     return np.array(out)
 
+# %% ../nbs/07_self_reward.ipynb #163ce3bc
+def answer_group(answer:str, judge=None) -> str|None:
+    "The group an answer votes with (`judge.key`, the extracted answer for a chat model), or None for an empty one: it agrees with nothing."
+    k = (judge or EXACT).key(answer) if str(answer).strip() else ''
+    return k or None
+
+def majority_rewards(items, judge=None) -> list:
+    """Agreement of each answer with its instance's answers (`instance_answers`: every wording, every sample, repeats
+    counted): `reward` is the share of them in its group (`votes / n_answers`); `majority_votes` the strict majority's
+    votes (more than half; None without one), `in_majority`, and `vote_margin`, ScPO's (majority votes − its votes) / n_answers."""
+    out = []
+    for it in items:
+        groups = [answer_group(a, judge) for a in it['instance_answers']]
+        votes = Counter(g for g in groups if g is not None); n = len(groups)
+        maj = next((g for g, v in votes.items() if 2 * v > n), None)
+        g = answer_group(it['answer'], judge); v = votes[g] if g is not None else 1
+        out.append(dict(reward=v / n if n else 0.0, level=None, probs=None, group=g, votes=v, n_answers=n,
+                        majority_votes=votes[maj] if maj is not None else None, in_majority=g is not None and g == maj,
+                        vote_margin=(votes[maj] - v) / n if maj is not None else None))
+    return out
+
 # %% ../nbs/07_self_reward.ipynb #7689c861
-REWARD_KINDS = ('ladder', 'reference', 'likelihood')  # the paper's; its reference rungs only (no judge); judge-free agreement
+REWARD_KINDS = ('ladder', 'reference', 'likelihood', 'majority')  # the paper's; its reference rungs only (no judge); likelihood under the other wordings; the instance's majority answer
+NEEDS_REFS = ('ladder', 'reference')  # the rewards that compare an answer with the instance's references
 
 def check_reward_kind(kind:str) -> str:
     "`kind` when it is one of `REWARD_KINDS`, else a one-line error naming the option."
@@ -172,7 +241,8 @@ def check_reward_kind(kind:str) -> str:
     return kind
 
 def _reward_key(fp, kind, it): return stable_hash(fp, kind, it['instruction'], it['input'], it['answer'], it.get('refs'),
-                                                  it.get('other_prompts') if kind == 'likelihood' else None)
+                                                  it.get('other_prompts') if kind == 'likelihood' else None,
+                                                  (sorted(it['instance_answers']), it.get('copies')) if kind == 'majority' else None)
 
 def ladder_rewards(model, tokenizer, items, prompts:JudgePrompts|None=None, batch_size:int=64) -> list:
     "Ladder levels (and the judge's verdict probabilities where it was asked) for `items`."
@@ -210,6 +280,7 @@ def self_rewards(model, tokenizer, items, kind:str='ladder', cache:str|None=None
     from tqdm.auto import tqdm
     check_reward_kind(kind)
     fp = model_fingerprint(model)
+    judge = judge_for('auto', model_info(model, tokenizer).family) if kind == 'majority' else None
     keys = [_reward_key(fp, kind, it) for it in items]
     with JsonlCache(cache) as store:
         todo = [i for i, k in enumerate(keys) if k not in store]
@@ -217,8 +288,9 @@ def self_rewards(model, tokenizer, items, kind:str='ladder', cache:str|None=None
             idx = todo[b:b + chunk]
             part = [items[i] for i in idx]
             scores = (ladder_rewards(model, tokenizer, part, prompts, batch_size) if kind == 'ladder'
-                      else reference_rewards(part) if kind == 'reference' else likelihood_rewards(model, tokenizer, part, batch_size))
-            store.add([dict(key=keys[i], kind=kind, **{k: v for k, v in items[i].items() if k != 'other_prompts'}, **s)
+                      else reference_rewards(part) if kind == 'reference' else majority_rewards(part, judge) if kind == 'majority'
+                      else likelihood_rewards(model, tokenizer, part, batch_size))
+            store.add([dict(key=keys[i], kind=kind, **{k: v for k, v in items[i].items() if k not in ('other_prompts', 'instance_answers')}, **s)
                        for i, s in zip(idx, scores)])
         return [store[k] for k in keys]
 

@@ -107,3 +107,110 @@ def test_containment_pairs_choose_right_answers():
     assert {(p['chosen'], p['rejected']) for p in pairs} == {('The total is 12', '13'), ('The total is 12', 'The total is 13')}
     q = pair_quality(pairs, chat_exact_match())
     assert q['by_rung']['containment']['n'] == len(pairs) == 2 and q['precision'] == 1.0 and q['wrong_over_right'] == 0
+
+# --- the likelihood reward's fast path, the majority reward, stage 2 on the user's own inputs ---
+from ca_nb.sft import cached_sft
+
+@pytest.fixture(scope='module')
+def sft(): return load_model(cached_sft())
+
+MAJ_TASKS = ('is_increasing', 'count_vowels', 'word_length', 'is_palindrome')  # tasks where the tiny model's answers often agree
+
+def test_completion_logprobs_equal_whole_rows(sft):
+    "Answer tokens only, prompts prefilled once: the values of whole prompt + answer rows scored one by one."
+    from ca_nb.models import render_prompt
+    from ca_nb.reward import completion_logprobs, _completion_logprobs_full
+    model, tok, _ = sft
+    ts = mini_suite(n_train=3, n_dev=1, n_test=1)[:5]
+    ps = [render_prompt(text, i.input, tok) for t in ts for i in t.instances_for('train') for _, text in t.variants('train')[:3]]
+    cs = [' ' + a for a in ('1 2 3', '', 'yes', 'the answer is 7', 'x' * 30)]
+    ps, cs = [p for p in ps for _ in cs], cs * len(ps)
+    for red in ('mean', 'sum'):
+        fast, full = completion_logprobs(model, tok, ps, cs, batch_size=32, reduce=red), _completion_logprobs_full(model, tok, ps, cs, reduce=red)
+        assert fast.shape == (len(ps),) and np.abs(fast - full).max() < 1e-4
+    assert completion_logprobs(model, tok, [], []).shape == (0,)
+
+def _own_inputs(path, tasks):
+    with open(path, 'w') as f:
+        for t in tasks:
+            for i in t.instances_for('test')[:1] + t.instances_for('dev')[:1]: f.write(json.dumps({'task': t.id, 'input': i.input}) + '\n')
+    return str(path)
+
+def test_majority_scoring_resumes_without_rescoring(sft, tmp_path, monkeypatch):
+    import ca_nb.reward as R
+    from ca_nb.align import candidate_items
+    model, tok, _ = sft
+    recs = [dict(task='t', instance=f'i{k}', variant=v, instruction=f'wording {v}', input=f'in {k}', refs=['1'], prompt=f'P{v}{k}', answers=a)
+            for k in range(3) for v, a in (('orig', ['1', '1', '2']), ('train0', ['1', '3', '3']), ('train1', ['1', '', '1']))]
+    items = candidate_items(recs, 'majority')
+    calls = []
+    real = R.majority_rewards
+    monkeypatch.setattr(R, 'majority_rewards', lambda part, judge=None: calls.append(len(part)) or real(part, judge))
+    c = str(tmp_path / 'rewards.jsonl')
+    R.self_rewards(model, tok, items[:4], 'majority', c, progress=False)   # an interrupted run
+    rows = R.self_rewards(model, tok, items, 'majority', c, progress=False)
+    assert calls == [4, len(items) - 4] and len(open(c).readlines()) == len(items)
+    R.self_rewards(model, tok, items, 'majority', c, progress=False)
+    assert calls == [4, len(items) - 4]   # all read back
+    assert [(r['variant'], r['answer'], r['votes'], r['n_answers'], r['in_majority']) for r in rows[:4]] == [
+        ('orig', '1', 5, 9, True), ('orig', '2', 1, 9, False), ('train0', '1', 5, 9, True), ('train0', '3', 2, 9, False)]
+    recs[0]['answers'] = ['2', '2', '2']   # instance i0's answers changed: its rows are scored anew, the others are not
+    R.self_rewards(model, tok, candidate_items(recs, 'majority'), 'majority', c, progress=False)
+    assert calls[2:] == [len([it for it in candidate_items(recs, 'majority') if it['instance'] == 'i0'])]
+
+def test_majority_stage2_on_own_inputs(tmp_path):
+    "No references: majority pairs weighted by their vote margin, trained; rewards that need references refuse before sampling."
+    from ca_nb.align import AlignConfig, SampleConfig, PairConfig, run_alignment
+    from ca_nb.files import read_jsonl
+    tasks = [t for t in mini_suite(n_train=6, n_dev=1, n_test=1) if t.id in MAJ_TASKS]
+    own = _own_inputs(tmp_path / 'inputs.jsonl', tasks)
+    cfg = AlignConfig(reward='majority', sample=SampleConfig(n_instances=2, n_samples=2, temperature=0.5, instances=own),
+                      pairs=PairConfig(weight='margin'), cat=CATConfig(max_steps=2))
+    for kind in ('ladder', 'reference'):
+        with pytest.raises(ValueError, match=f'--reward {kind} needs reference answers'):
+            run_alignment(cached_sft(), tasks, str(tmp_path / 'x'), AlignConfig(reward=kind, sample=cfg.sample), RunContext(threads=1, progress=False))
+    assert not (tmp_path / 'x').exists()
+    r = run_alignment(cached_sft(), tasks, str(tmp_path / 'cat'), cfg, RunContext(threads=1, progress=False, log=lambda *a: None))
+    pairs = read_jsonl(str(tmp_path / 'cat' / 'pairs.jsonl'))
+    assert pairs and r['n_pairs'] == len(pairs) and r['margins']
+    assert all(p['refs'] == [] and p['weight'] == p['vote_margin'] == (p['chosen_votes'] - p['rejected_votes']) / p['n_answers'] > 0 for p in pairs)
+    assert all(2 * p['chosen_votes'] > p['n_answers'] for p in pairs)
+    q = r['pair_quality']
+    assert (q['n'], q['n_with_refs'], list(q['by_rung'])) == (len(pairs), 0, ['majority']) and np.isnan(q['precision'])
+    from datasets import load_from_disk
+    assert 'weight' in load_from_disk(str(tmp_path / 'cat' / 'pairs')).column_names
+
+def test_majority_on_train_instances_measures_the_majority(tmp_path):
+    from ca_nb.align import AlignConfig, SampleConfig, run_alignment
+    tasks = [t for t in mini_suite(n_train=6, n_dev=1, n_test=1) if t.id in MAJ_TASKS]
+    r = run_alignment(cached_sft(), tasks, str(tmp_path / 'cat'), AlignConfig(reward='majority', sample=SampleConfig(n_instances=3, n_samples=2, temperature=0.5),
+                      cat=CATConfig(max_steps=1)), RunContext(threads=1, progress=False, log=lambda *a: None))
+    q = r['pair_quality']
+    assert q['n'] == q['n_with_refs'] == r['n_pairs'] > 0 and q['by_rung']['majority']['n'] == q['n']
+    from ca_nb.metrics import is_correct
+    pairs = [json.loads(l) for l in open(tmp_path / 'cat' / 'pairs.jsonl')]   # how often the majority was right, recomputed
+    assert q['precision'] == pytest.approx(np.mean([is_correct(p['chosen'], p['refs']) for p in pairs]))
+
+@pytest.mark.parametrize('line, err', [('{"task": "sort_asc", "input": 5}', 'line 2: field "input": expected a string'),
+                                       ('{"input": "1 2"}', 'line 2: field "task": expected a string'),
+                                       ('{"task": "nope", "input": "1 2"}', "line 2: unknown task 'nope'"),
+                                       ('["sort_asc", "1 2"]', 'line 2: expected an object with "task" and "input"'),
+                                       ('{"task": "sort_asc", "input": ', 'line 2: malformed JSON')])
+def test_instance_file_errors_name_the_line(tmp_path, line, err):
+    from ca_nb.align import SampleConfig, stage2_records
+    from ca_nb.tasks import DataError
+    f = tmp_path / 'in.jsonl'; f.write_text('{"task": "sort_asc", "input": "3 1 2"}\n' + line + '\n')
+    with pytest.raises(DataError) as e: stage2_records(mini_suite(2, 1, 1)[:2], SampleConfig(instances=str(f)))
+    assert str(e.value) == f"{f}: {err}" or str(e.value).startswith(f"{f}: {err}")
+    assert '\n' not in str(e.value)
+    with pytest.raises(ValueError, match='--instances'): SampleConfig(instances=str(tmp_path / 'missing.jsonl')).check()
+
+def test_own_inputs_become_stage2_records(tmp_path):
+    from ca_nb.align import SampleConfig, stage2_records
+    ts = mini_suite(2, 1, 1)[:2]
+    f = tmp_path / 'in.jsonl'
+    f.write_text(''.join(json.dumps({'task': ts[k % 2].id, 'input': f'{k} 1'}) + '\n' for k in range(5)) + '\n')
+    recs = stage2_records(ts, SampleConfig(n_instances=2, instances=str(f)))
+    assert {(r['task'], r['instance'], r['input']) for r in recs} == {(ts[0].id, 'line1', '0 1'), (ts[0].id, 'line3', '2 1'),
+                                                                     (ts[1].id, 'line2', '1 1'), (ts[1].id, 'line4', '3 1')}
+    assert all(r['refs'] == [] for r in recs) and len(recs) == sum(2 * len(t.variants('train')) for t in ts)
