@@ -67,9 +67,15 @@ def own_fields(cls) -> list:
     return [n for n in dict.fromkeys(names) if n not in ('use_cpu', 'bf16', 'gradient_checkpointing')]
 
 # %% ../nbs/11_cli.ipynb #90462c56
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    "Defaults shown once: not where the help already names one, nor for options without a default (None, off)."
+    def _get_help_string(self, action):
+        h = action.help or ''
+        return h if '(default' in h or action.default in (None, False, argparse.SUPPRESS) else super()._get_help_string(action)
+
 def command(description:str) -> argparse.ArgumentParser:
     "A parser with the options every command has."
-    p = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=description, formatter_class=_Help)
     p.add_argument('--debug', action='store_true', help='show the whole traceback of an error')
     return p
 
