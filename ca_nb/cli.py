@@ -205,7 +205,8 @@ def _eval(args):
         ctx.seed_all()
         write_json(os.path.join(out, EVAL_CONFIG), setting)
         r = evaluate(m, tok, ts, plan.eval, out)
-    print(f"{args.model}: CR {r['cr']:.3f} {r['ci']['cr']}  MCR {r['mcr']:.3f}  accuracy {r['accuracy']:.3f} "
+    lo, hi = r['ci']['cr']
+    print(f"{args.model}: CR {r['cr']:.3f} [{lo:.3f}, {hi:.3f}]  MCR {r['mcr']:.3f}  accuracy {r['accuracy']:.3f} "
           f"(original {r['accuracy_original']:.3f}, paraphrased {r['accuracy_paraphrased']:.3f})  "
           f"spread {r['spread']:.3f}; {r['n_instances']} instances x {r['n_variants']} variants -> {out}/metrics.json")
 
