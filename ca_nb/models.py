@@ -103,8 +103,11 @@ class RunContext:
 
     @property
     def cpu_threads(self) -> int|None:
-        "The thread cap where it applies: on the CPU; None elsewhere."
-        return self.threads if self.device == 'cpu' else None
+        "The thread cap where it applies: on the CPU ($CA_NB_THREADS, where set, over the preset's: two jobs sharing a machine); None elsewhere."
+        if self.device != 'cpu': return None
+        env = os.environ.get('CA_NB_THREADS')
+        if env and not (env.isdigit() and int(env) > 0): raise ValueError(f"CA_NB_THREADS={env!r}: expected a positive whole number")
+        return int(env) if env else self.threads
 
     def seed_all(self, seed:int|None=None):
         "Seed everything (with this context's seed, or `seed`) and apply the CPU thread cap."
