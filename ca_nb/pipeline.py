@@ -104,7 +104,8 @@ class StudyPlan:
         "The `RunInfo` of a stage trained under this plan (the one writer, for `run_study` and the stage commands)."
         train = {'base': self.base, 'ia_sft': self.ia_sft, 'cat': self.align.cat}[stage]
         own = (dict(n_variants=self.ia_sft.n_variants) if stage == 'ia_sft' else
-               dict(reward=self.align.reward, pairs=self.align.pairs.strategy, lam=self.align.cat.lam) if stage == 'cat' else {})
+               dict(reward=self.align.reward, pairs=self.align.pairs.strategy, lam=self.align.cat.lam, instances=self.align.sample.instances,
+                    n_instances=self.align.sample.n_instances, weight=self.align.pairs.weight) if stage == 'cat' else {})
         return RunInfo(stage, self.preset, seed, self.data, lora=lora, world_size=world_size, learning_rate=train.learning_rate,
                        max_steps=train.max_steps, health=health, **own)
 

@@ -66,6 +66,9 @@ class RunInfo:
     reward: str|None = None  # cat: the self-reward
     pairs: str|None = None  # cat: the pair strategy
     lam: float|None = None  # cat: weight of the SFT term
+    instances: str|None = None  # cat: the stage-2 instances ('train', or the file of the user's own inputs)
+    n_instances: int|None = None  # cat: stage-2 instances per task
+    weight: str|None = None  # cat: each pair's weight in the loss (none, margin)
     learning_rate: float|None = None  # peak learning rate
     max_steps: int|None = None  # optimiser steps
     health: str|None = None  # what looked wrong in training (loss, gradients); None when nothing did

@@ -214,3 +214,29 @@ def test_own_inputs_become_stage2_records(tmp_path):
     assert {(r['task'], r['instance'], r['input']) for r in recs} == {(ts[0].id, 'line1', '0 1'), (ts[0].id, 'line3', '2 1'),
                                                                      (ts[1].id, 'line2', '1 1'), (ts[1].id, 'line4', '3 1')}
     assert all(r['refs'] == [] for r in recs) and len(recs) == sum(2 * len(t.variants('train')) for t in ts)
+
+def test_majority_and_own_inputs_from_every_entry_point(tmp_path):
+    "`ca_nb_align`, `ca_nb_demo`'s options and `run_ablation` reach the same stage 2: majority pairs on the user's inputs (instances `lineN` of the file), margin-weighted."
+    import shutil
+    from ca_nb.cli import align_cli, demo_parser, demo_config
+    from ca_nb.files import read_jsonl
+    from ca_nb.pipeline import run_ablation
+    tasks = [t for t in mini_suite(n_train=6, n_dev=1, n_test=1) if t.id in MAJ_TASKS]
+    own = _own_inputs(tmp_path / 'inputs.jsonl', tasks)
+    def check(folder):
+        pairs = read_jsonl(os.path.join(folder, 'pairs.jsonl'))
+        assert pairs and all(p['refs'] == [] and p['weight'] == p['vote_margin'] > 0 and p['task'] in MAJ_TASKS and p['instance'].startswith('line') for p in pairs)
+        return pairs
+    out = str(tmp_path / 'cat')
+    align_cli(['--model', cached_sft(), '--preset', 'tiny', '--task-ids', ','.join(MAJ_TASKS), '--reward', 'majority', '--instances', own, '--weight', 'margin',
+               '--n-instances', '2', '--n-samples', '2', '--temperature', '0.5', '--max-steps', '2', '--out', out])
+    check(out)
+    info = json.load(open(os.path.join(out, 'ca_nb_run.json')))   # the run records what stage 2 trained on
+    assert (info['reward'], info['instances'], info['n_instances'], info['weight'], info['max_steps']) == ('majority', own, 2, 'margin', 2)
+    a = demo_config(demo_parser().parse_args(['--preset', 'tiny', '--stage2-reward', 'majority', '--sample-instances', own,
+                                              '--pairs-weight', 'margin', '--sample-n-instances', '5', '--cat-max-steps', '7'])).plan().align
+    assert (a.reward, a.sample.instances, a.pairs.weight, a.sample.n_instances, a.cat.max_steps) == ('majority', own, 'margin', 5, 7)
+    run = str(tmp_path / 'run'); shutil.copytree(cached_run('tiny'), run)
+    m = run_ablation(run, 'majority_own', log=lambda *a: None, stage2_reward='majority', sample_instances=own, pairs_weight='margin', cat_max_steps=2)
+    pairs = check(os.path.join(run, 'ablations', 'majority_own'))
+    assert m['pair_quality']['pairs']['n'] == len(pairs) and 'cat - ia_sft' in m['comparisons']
