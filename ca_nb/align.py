@@ -218,7 +218,7 @@ def rung(reward, kind:str|None=None) -> str:
     return 'exact' if reward == 6 else 'containment' if reward == 5 else 'judged' if reward is not None and float(reward).is_integer() and 0 <= reward <= 4 else 'likelihood'
 
 def pair_quality(pairs, judge=None) -> dict:
-    "Pair precision (chosen answer correct, over the pairs with references), wrong-over-right and identical pairs, overall and per rung of the chosen answer."
+    "Pair precision (chosen answer correct, over the pairs with references), wrong-over-right and identical pairs, overall, per rung of the chosen answer and per task."
     j = [judge] if judge else []
     def summary(ps):
         lab = [p for p in ps if p.get('refs')]
@@ -229,6 +229,7 @@ def pair_quality(pairs, judge=None) -> dict:
     rungs = [rung(p['chosen_reward'], p.get('reward_kind')) for p in pairs]
     out = summary(pairs)
     out['by_rung'] = {k: summary([p for p, g in zip(pairs, rungs) if g == k]) for k in RUNGS if k in rungs}
+    out['by_task'] = {t: summary([p for p in pairs if p.get('task') == t]) for t in sorted({p['task'] for p in pairs if 'task' in p})}
     return out
 
 def pair_warnings(q:dict, min_pairs:int=20) -> list:

@@ -390,11 +390,12 @@ def distance_figure(run, judge=None) -> go.Figure:
     return fig.update_layout(title='Robustness against distance from the training wordings', height=400, **_LAYOUT)
 
 # %% ../nbs/10_analysis.ipynb #528a56ca
-def pair_quality_table(run) -> pd.DataFrame:
-    "Pair precision overall and per rung of the chosen answer (from `pair_quality.json`), and the ladder judge's accuracy."
-    q = as_run(run).pair_quality_summary()
-    p = q.get('pairs')
+def pair_quality_table(run, by:str='rung') -> pd.DataFrame:
+    "Pair precision overall and per rung of the chosen answer, or per task (`by='task'`), from `pair_quality.json`."
+    if by not in ('rung', 'task'): raise ValueError(f"by={by!r}: expected 'rung' or 'task'")
+    p = as_run(run).pair_quality_summary().get('pairs')
     if not p: return pd.DataFrame()
-    rows = [dict(rung='all', **{k: p[k] for k in ('n', 'precision', 'wrong_over_right', 'identical')})]
-    rows += [dict(rung=k, **{x: v[x] for x in ('n', 'precision', 'wrong_over_right', 'identical')}) for k, v in (p.get('by_rung') or {}).items()]
-    return pd.DataFrame(rows).set_index('rung')
+    cols = ('n', 'n_with_refs', 'precision', 'wrong_over_right', 'identical')
+    rows = [dict({by: 'all'}, **{k: p.get(k) for k in cols})]
+    rows += [dict({by: k}, **{x: v.get(x) for x in cols}) for k, v in (p.get(f'by_{by}') or {}).items()]
+    return pd.DataFrame(rows).set_index(by)

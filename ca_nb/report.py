@@ -67,8 +67,10 @@ def _pair_quality_html(run) -> str:
     note = (f"<p>The ladder's judge (the stage-1 model) on the {j['n']} answers it scored: agrees with the truth on "
             f"{j['accuracy']:.2f}, against {j['majority']:.2f} for always giving the majority verdict"
             f"{'' if j.get('better_than_majority') else ' — <b>no better than the majority verdict</b>'}.</p>") if j.get('n') else ''
+    by_task = pair_quality_table(run, by='task')
     return ("<p>Precision: the share of pairs whose chosen answer the reference marks right; wrong over right: pairs "
-            "that prefer a wrong answer to a right one.</p>" + _table_html(t.round(3)) + note)
+            "that prefer a wrong answer to a right one.</p>" + _table_html(t.round(3)) + note
+            + (f"<h3>Per task</h3>{_table_html(by_task.round(3))}" if len(by_task) > 2 else ''))
 
 def _paraphrases_html(run) -> str:
     table = paraphrase_table(run_tasks(run))

@@ -17,8 +17,9 @@ from .metrics import is_correct
 # %% auto #0
 __all__ = ['REWARD_KINDS', 'NEEDS_REFS', 'contains_reference', 'ladder_level', 'combine_verdicts', 'label_token_ids',
            'label_probs', 'judge_confusion', 'judge_accuracy', 'ladder_judge_confusion', 'partial_answer',
-           'judge_examples', 'completion_logprobs', 'answer_group', 'majority_rewards', 'check_reward_kind',
-           'ladder_rewards', 'reference_rewards', 'likelihood_rewards', 'self_rewards', 'judge_items']
+           'judge_examples', 'length_buckets', 'completion_logprobs', 'answer_group', 'majority_rewards',
+           'check_reward_kind', 'ladder_rewards', 'reference_rewards', 'likelihood_rewards', 'self_rewards',
+           'judge_items']
 
 # %% ../nbs/07_self_reward.ipynb #535a26f0
 def _tokens(text:str) -> list: return re.findall(r"\w+|[^\w\s]", normalize(text))
@@ -145,28 +146,56 @@ def judge_examples(tasks, tokenizer, n_per_task:int=40, seed:int=0, prompts:Judg
     return rows
 
 # %% ../nbs/07_self_reward.ipynb #de8b64c0
+def length_buckets(lengths, k:int=4) -> list:
+    """Cut sorted `lengths` into at most `k` consecutive runs `(start, end)` that minimise the padded tokens (each run's
+    rows × its longest): a batch of short and long answers is run as a few batches of similar lengths."""
+    n, inf = len(lengths), float('inf')
+    best = [[0.0] + [inf] * n] + [[inf] * (n + 1) for _ in range(k)]
+    cut = [[0] * (n + 1) for _ in range(k + 1)]
+    for b in range(1, k + 1):
+        for j in range(1, n + 1):
+            for i in range(b - 1, j):
+                c = best[b - 1][i] + (j - i) * lengths[j - 1]
+                if c < best[b][j]: best[b][j], cut[b][j] = c, i
+    b = min(range(1, k + 1), key=lambda b: (best[b][n], b)) if n else 0
+    out, j = [], n
+    while b and j:
+        out.append((cut[b][j], j)); j, b = cut[b][j], b - 1
+    return out[::-1]
+
 def _answer_logprobs(model, prompt_ids, completion_ids, min_prefix:int=8) -> list:
     """Per-token log-probabilities (a tensor per row) of each token list in `completion_ids` after its prompt in `prompt_ids`
-    (sorted by prompt): each distinct prompt is prefilled once (`generate.prefill`) and its answers continue from its cache."""
-    import torch
+    (sorted by prompt): each distinct prompt is prefilled once (`generate.prefill`) and its answers continue from its cache,
+    in runs of similar length (`length_buckets`), so short answers are not padded to the longest."""
+    import copy, torch
     dev = model.device
     where = {p: i for i, p in enumerate(dict.fromkeys(map(tuple, prompt_ids)))}
-    up = torch.tensor([where[tuple(p)] for p in prompt_ids], device=dev)  # each row's prompt
+    up = [where[tuple(p)] for p in prompt_ids]  # each row's prompt
     logits, cache, mask, last = prefill(model, [list(p) for p in where], min_prefix)
-    cache.batch_select_indices(up); mask, last, logits = mask[up], last[up], logits[up].float()
+    lg = logits[torch.tensor(up, device=dev)].float()
     first = torch.tensor([c[0] for c in completion_ids], device=dev)
-    lp = [logits.gather(-1, first[:, None])[:, 0] - logits.logsumexp(-1)]  # the first answer token, from the prompt's last position
+    lp0 = lg.gather(-1, first[:, None])[:, 0] - lg.logsumexp(-1)  # the first answer token, from the prompt's last position
     rest = [list(c[:-1]) for c in completion_ids]  # the answer's tokens (but its last) predict the ones after them
-    L = max(map(len, rest))
-    if not L: return list(lp[0][:, None])
-    ids = torch.tensor([r + [0] * (L - len(r)) for r in rest], device=dev)  # padded on the right, masked out
-    own = torch.tensor([[1] * len(r) + [0] * (L - len(r)) for r in rest], device=dev)
-    pos = last[:, None] + 1 + torch.arange(L, device=dev)
-    out = model(input_ids=ids, attention_mask=torch.cat([mask, own], 1), position_ids=pos, past_key_values=cache, use_cache=True).logits
-    h = out[own.bool()].float()  # answer positions only: no log-softmax over padding or prompt
-    tgt = torch.tensor([t for c in completion_ids for t in c[1:]], device=dev)
-    tok = (h.gather(-1, tgt[:, None])[:, 0] - h.logsumexp(-1)).split([len(r) for r in rest])
-    return [torch.cat([lp[0][i:i + 1], t]) for i, t in enumerate(tok)]
+    order = sorted(range(len(rest)), key=lambda i: len(rest[i]))
+    runs = [order[s:e] for s, e in length_buckets([len(rest[i]) for i in order])]
+    out = [None] * len(rest)
+    for k, rows in enumerate(runs):
+        L = len(rest[rows[-1]])
+        if not L:
+            for i in rows: out[i] = lp0[i:i + 1]
+            continue
+        sel = torch.tensor([up[i] for i in rows], device=dev)
+        c = cache if k == len(runs) - 1 else copy.deepcopy(cache)  # the last run may use up the prompts' cache
+        c.batch_select_indices(sel)
+        ids = torch.tensor([rest[i] + [0] * (L - len(rest[i])) for i in rows], device=dev)  # padded on the right, masked out
+        own = torch.tensor([[1] * len(rest[i]) + [0] * (L - len(rest[i])) for i in rows], device=dev)
+        pos = last[sel][:, None] + 1 + torch.arange(L, device=dev)
+        h = model(input_ids=ids, attention_mask=torch.cat([mask[sel], own], 1), position_ids=pos, past_key_values=c,
+                  use_cache=True).logits[own.bool()].float()  # answer positions only: no log-softmax over padding or prompt
+        tgt = torch.tensor([t for i in rows for t in completion_ids[i][1:]], device=dev)
+        for i, t in zip(rows, (h.gather(-1, tgt[:, None])[:, 0] - h.logsumexp(-1)).split([len(rest[i]) for i in rows])):
+            out[i] = torch.cat([lp0[i:i + 1], t])
+    return out
 
 def completion_logprobs(model, tokenizer, prompts, completions, batch_size:int=64, reduce:str='mean', min_prefix:int=8) -> np.ndarray:
     """Mean (or, with `reduce='sum'`, total) log-probability of each completion (plus end of sequence) after its prompt.

@@ -141,8 +141,9 @@ class PairPanel(W.VBox):
         for w in (self.task, self.min_margin, self.sort): w.observe(lambda _: self.show(0), 'value')
         self.prev.on_click(lambda _: self.show(self.page - 1)); self.next.on_click(lambda _: self.show(self.page + 1))
         missing = [] if len(self.pairs) else ["no stage-2 pairs in this run (pairs.jsonl is missing or empty)"]
-        q = pair_quality_table(self.run)
+        q, qt = pair_quality_table(self.run), pair_quality_table(self.run, by='task')
         self.quality = W.HTML(f"<span class='ca-caption'>Pair precision</span> (chosen answer right, by the rung that chose it){q.round(3).to_html(classes='ca-table', border=0)}"
+                              + (f"<span class='ca-caption'>per task</span>{qt.round(3).to_html(classes='ca-table', border=0)}" if len(qt) > 2 else '')
                               if len(q) else '')
         super().__init__([W.HTML(notes_html(missing)), self.quality, W.HBox([self.task, self.min_margin, self.sort]),
                           W.HBox([self.prev, self.next, self.status]), self.body])
