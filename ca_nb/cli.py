@@ -103,7 +103,8 @@ def main(parser, run, argv=None):
     hf_logging.disable_progress_bar()  # transformers' weight-loading bars; ca_nb's own bars stay
     warnings.formatwarning = lambda msg, *a, **k: f"warning: {msg}\n"  # a warning is one line too, without its source line
     try:
-        r = run(args); _end_distributed(); return r
+        r = run(args); _end_distributed()
+        return r if argv is not None else None  # a console script's sys.exit(main()) would print a returned value and exit 1
     except KeyboardInterrupt:
         print("interrupted: rerun the same command (with --resume where it has one) to continue", file=sys.stderr); sys.exit(130)
     except Exception as e:
