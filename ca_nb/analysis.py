@@ -111,7 +111,7 @@ def task_table(run) -> pd.DataFrame:
 
 # %% ../nbs/10_analysis.ipynb #efdde7c5
 def ablation_table(run) -> pd.DataFrame:
-    "The main run and each `RUN/ablations/NAME`: the settings that differ, and CR / accuracy of IA-SFT and CAT."
+    "The main run and each `RUN/ablations/NAME`: the settings that differ, CR / accuracy of IA-SFT and CAT, the paired intervals of CAT − IA-SFT, the pairs (number, precision) and stage 2's seconds."
     run = as_run(run)
     rows = []
     for name, d in [('main', run.path)] + [(os.path.basename(d), d) for d in run.ablations()]:
@@ -129,6 +129,13 @@ def ablation_table(run) -> pd.DataFrame:
             row.update({f'{s}_cr': st.get('cr', np.nan), f'{s}_accuracy': st.get('accuracy', np.nan)})
         row['cat_minus_ia_sft_cr'] = row['cat_cr'] - row['ia_sft_cr']
         row['cat_minus_ia_sft_accuracy'] = row['cat_accuracy'] - row['ia_sft_accuracy']
+        q = (m.get('pair_quality') or {}).get('pairs') or {}
+        row.update(weight=(a.get('pairs') or {}).get('weight'), n_pairs=q.get('n', np.nan), pair_precision=q.get('precision', np.nan))
+        c = (m.get('comparisons') or {}).get('cat - ia_sft') or {}
+        for k in ('cr', 'mcr', 'accuracy'):  # the paired interval of CAT − IA-SFT, per instance
+            lo, hi = (c.get(k) or {}).get('ci') or (np.nan, np.nan)
+            row.update({f'd_{k}_lo': lo, f'd_{k}_hi': hi})
+        row['cat_seconds'] = (m.get('seconds') or {}).get('cat', np.nan)
         rows.append(row)
     return pd.DataFrame(rows).set_index('name')
 
@@ -200,7 +207,10 @@ def ablation_figure(run) -> go.Figure:
     t = run if isinstance(run, pd.DataFrame) else ablation_table(run)
     fig = go.Figure()
     for key, name, color in (('cr', 'CR', _PALETTE[0]), ('accuracy', 'accuracy', _PALETTE[2])):
-        fig.add_bar(x=list(t.index), y=t[f'cat_minus_ia_sft_{key}'], name=f'Δ {name}', marker_color=color,
+        d = t[f'cat_minus_ia_sft_{key}']
+        err = (dict(type='data', array=(t[f'd_{key}_hi'] - d).tolist(), arrayminus=(d - t[f'd_{key}_lo']).tolist(), color='#555')
+               if f'd_{key}_lo' in t and t[f'd_{key}_lo'].notna().any() else None)  # the paired 95% intervals
+        fig.add_bar(x=list(t.index), y=d, name=f'Δ {name}', marker_color=color, error_y=err,
                     customdata=t[[f'ia_sft_{key}', f'cat_{key}']].values,
                     hovertemplate=f'%{{x}}<br>{name}: IA-SFT %{{customdata[0]:.3f}} → CAT %{{customdata[1]:.3f}}<extra></extra>')
     fig.add_hline(y=0, line_color='#888', line_width=1)
