@@ -1,13 +1,13 @@
 """Likelihood self-reward speed on the 12-task SmolLM2 study's stage 2: every distinct answer of 3 train instances per
 task (greedy + 2 samples at T=0.7, top-p 0.95, 16 new tokens, under the 9 train wordings) scored under the instance's 8
-other wordings. New `completion_logprobs` (answer tokens only, each prompt prefilled once) against the old whole-row
+other wordings. New `completion_logprobs` (answer tokens only, each prompt prefilled once, its answers as one token tree, a LoRA model's adapters merged into a copy) against the old whole-row
 implementation (`_completion_logprobs_full`, timed on a few batches and extrapolated). Target: new <= 3 minutes on 2 cores.
 The answers are those of the study run in RUN (default /work/runs/smollm2_12) when it has them, scored by its IA-SFT
 model; otherwise the base SmolLM2 samples them here first (cached, not timed) and scores them.
 Wall seconds are the target's measure; on a machine shared with other jobs they stretch, and the CPU seconds of a
 one-thread run (THREADS=1: no threads spinning at barriers while descheduled) are the steadier comparison.
-Run: .venv/bin/python bench/bench_likelihood.py [RUN] [THREADS] [BATCH]   (default THREADS: 2, the study's; BATCH: 64, the
-study's batch size; OLD=0 in the environment skips the old implementation)"""
+Run: .venv/bin/python bench/bench_likelihood.py [RUN] [THREADS] [BATCH]   (default THREADS: 2, the study's; BATCH: 256, the
+study's: 4 x its judge batch of 64; OLD=0 in the environment skips the old implementation)"""
 import os, shutil, sys, time
 import numpy as np
 from ca_nb.files import cache_dir
@@ -16,7 +16,7 @@ from ca_nb.tasks import shared_sni_dir
 from ca_nb.models import load_model, seed_everything
 from ca_nb.pipeline import get_preset
 from ca_nb.align import sample_candidates, candidate_items
-from ca_nb.reward import completion_logprobs, _completion_logprobs_full
+from ca_nb.reward import completion_logprobs, merged_lora, _completion_logprobs_full
 
 IDS = ('task092_check_prime_classification,task365_synthetic_remove_vowels,task369_synthetic_remove_odds,'
        'task850_synthetic_longest_palindrome,task1148_maximum_ascii_value,task1189_check_char_in_string,'
@@ -26,7 +26,7 @@ OLD_BATCHES = 3  # batches of the old implementation timed, spread over the work
 
 run = sys.argv[1] if len(sys.argv) > 1 else '/work/runs/smollm2_12'
 threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
-batch = int(sys.argv[3]) if len(sys.argv) > 3 else 64
+batch = int(sys.argv[3]) if len(sys.argv) > 3 else 256
 sni = shared_sni_dir()
 tasks = load_tasks(DataConfig(tasks=str(sni / 'tasks'), task_ids=list(IDS), paraphrases=str(sni / 'paraphrases' / 'train.jsonl'),
                               train_instances='generated', n_train=40, n_dev=10, n_test=40))
@@ -52,8 +52,8 @@ def timed(f, *a):
     w, c = time.perf_counter(), time.process_time(); out = f(*a)
     return out, time.perf_counter() - w, time.process_time() - c
 
-new, t_new, c_new = timed(completion_logprobs, model, tok, prompts, comps, batch)
-print(f"new (answer tokens only, prompts prefilled once, batches of {batch}): {t_new:.0f}s wall, {c_new:.0f} CPU s for all "
+new, t_new, c_new = timed(lambda: completion_logprobs(merged_lora(model), tok, prompts, comps, batch))  # as the study scores: a merged copy of the LoRA model
+print(f"new (answer tokens only, prompts prefilled once, answers as trees, batches of {batch}): {t_new:.0f}s wall, {c_new:.0f} CPU s for all "
       f"{len(prompts)} pairs; target <= 180s on 2 cores: {'met' if t_new <= 180 else 'NOT met'}", flush=True)
 if os.environ.get('OLD') == '0': sys.exit(0)
 
@@ -65,7 +65,7 @@ t_old, c_old = t_old * len(prompts) / len(sub), c_old * len(prompts) / len(sub)
 diff = float(np.abs(old - new[sub]).max())
 print(f"old (whole rows, full log-softmax): {t_old:.0f}s wall, {c_old:.0f} CPU s, EXTRAPOLATED from {len(sub)} of {len(prompts)} "
       f"pairs ({OLD_BATCHES} batches of {B})")
-print(f"new (answer tokens only, prompts prefilled once): {t_new:.0f}s wall, {c_new:.0f} CPU s for all {len(prompts)} pairs "
+print(f"new (answer tokens only, prompts prefilled once, answers as trees): {t_new:.0f}s wall, {c_new:.0f} CPU s for all {len(prompts)} pairs "
       f"-> {t_old / t_new:.1f}x faster (CPU: {c_old / c_new:.1f}x); target <= 180s on 2 cores: {'met' if t_new <= 180 else 'NOT met'}"
       f"{f'; with perfect 2-thread scaling its one-thread CPU time would take {c_new / 2:.0f}s on 2 free cores' if threads == 1 else ''}")
 print(f"max abs difference of the mean log-probabilities on those {len(sub)} pairs: {diff:.2e}; "

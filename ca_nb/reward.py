@@ -17,9 +17,9 @@ from .metrics import is_correct
 # %% auto #0
 __all__ = ['REWARD_KINDS', 'NEEDS_REFS', 'contains_reference', 'ladder_level', 'combine_verdicts', 'label_token_ids',
            'label_probs', 'judge_confusion', 'judge_accuracy', 'ladder_judge_confusion', 'partial_answer',
-           'judge_examples', 'length_buckets', 'completion_logprobs', 'answer_group', 'majority_rewards',
-           'check_reward_kind', 'ladder_rewards', 'reference_rewards', 'likelihood_rewards', 'self_rewards',
-           'judge_items']
+           'judge_examples', 'length_buckets', 'answer_trees', 'completion_logprobs', 'answer_group',
+           'majority_rewards', 'check_reward_kind', 'ladder_rewards', 'reference_rewards', 'merged_lora',
+           'likelihood_rewards', 'self_rewards', 'judge_items']
 
 # %% ../nbs/07_self_reward.ipynb #535a26f0
 def _tokens(text:str) -> list: return re.findall(r"\w+|[^\w\s]", normalize(text))
@@ -197,10 +197,82 @@ def _answer_logprobs(model, prompt_ids, completion_ids, min_prefix:int=8) -> lis
             out[i] = torch.cat([lp0[i:i + 1], t])
     return out
 
-def completion_logprobs(model, tokenizer, prompts, completions, batch_size:int=64, reduce:str='mean', min_prefix:int=8) -> np.ndarray:
+def answer_trees(prompt_of, completion_ids) -> tuple:
+    """Each prompt's answers as one token tree. `prompt_of[i]` is answer `i`'s prompt (0..P-1), `completion_ids[i]` its
+    tokens. A node is a distinct answer prefix under its prompt (its last token is the node's input); returns
+    `(tokens, parents, depths, paths)`: per prompt the nodes' tokens, parents (-1 for a first token) and depths, in
+    creation order (a parent before its children), and per answer the node that predicts each of its tokens after the
+    first (`paths[i][k]` predicts `completion_ids[i][k + 1]`)."""
+    P = max(prompt_of, default=-1) + 1
+    index, tokens, parents, depths = [{} for _ in range(P)], [[] for _ in range(P)], [[] for _ in range(P)], [[] for _ in range(P)]
+    paths = []
+    for r, c in zip(prompt_of, completion_ids):
+        path, up = [], -1
+        for k in range(1, len(c)):
+            key = tuple(c[:k])
+            if key not in index[r]:
+                index[r][key] = len(tokens[r]); tokens[r].append(c[k - 1]); parents[r].append(up); depths[r].append(k - 1)
+            up = index[r][key]; path.append(up)
+        paths.append(path)
+    return tokens, parents, depths, paths
+
+def _tree_logprobs(model, prompt_ids, completion_ids, min_prefix:int=8) -> list|None:
+    """`_answer_logprobs` with each prompt's answers run as one token tree: answers that begin alike share those tokens'
+    work, and no prompt's cache is copied per answer. The tree's tokens follow the prompt in one row, each attending to
+    the prompt and its own ancestors (a 4-D attention mask), at the positions they have in their answers. Only the tree
+    positions go through the output layer. None where the rows would not fit a sliding attention window (the caller
+    falls back to `_answer_logprobs`)."""
+    import copy, torch
+    dev = model.device
+    where = {p: i for i, p in enumerate(dict.fromkeys(map(tuple, prompt_ids)))}
+    up = [where[tuple(p)] for p in prompt_ids]
+    tokens, parents, depths, paths = answer_trees(up, completion_ids)
+    R, L = len(where), max(map(len, tokens))
+    window = getattr(model.config, 'sliding_window', None)
+    if window and max(map(len, where)) + L > window: return None
+    logits, cache, mask, last = prefill(model, [list(p) for p in where], min_prefix)
+    lg = logits[torch.tensor(up, device=dev)].float()
+    first = torch.tensor([c[0] for c in completion_ids], device=dev)
+    lp0 = lg.gather(-1, first[:, None])[:, 0] - lg.logsumexp(-1)  # the first answer token, from the prompt's last position
+    if not L: return [lp0[i:i + 1] for i in range(len(completion_ids))]
+    order = sorted(range(R), key=lambda r: len(tokens[r]))
+    runs = [order[s:e] for s, e in length_buckets([len(tokens[r]) for r in order])]  # prompts with trees of similar size
+    dtype, cap = next(model.parameters()).dtype, getattr(model.config, 'final_logit_softcapping', None)
+    zs = []
+    for k, rows in enumerate(runs):
+        L = len(tokens[rows[-1]])
+        if not L: continue
+        see = np.zeros((len(rows), L, L), dtype=bool)  # see[r, i, j]: node j is node i or one of its ancestors (padding sees itself)
+        see[:, np.arange(L), np.arange(L)] = True
+        for n, r in enumerate(rows):
+            for i, p in enumerate(parents[r]):
+                if p >= 0: see[n, i] |= see[n, p]
+        sel = torch.tensor(rows, device=dev)
+        c = cache if k == len(runs) - 1 else copy.deepcopy(cache)  # the last run may use up the prompts' cache
+        c.batch_select_indices(sel)
+        ids = torch.tensor([tokens[r] + [0] * (L - len(tokens[r])) for r in rows], device=dev)
+        pos = last[sel][:, None] + 1 + torch.tensor([depths[r] + [0] * (L - len(depths[r])) for r in rows], device=dev)
+        m = mask[sel]
+        allowed = torch.cat([m[:, None, None, :].bool().expand(len(rows), 1, L, m.shape[1]), torch.from_numpy(see).to(dev)[:, None]], -1)
+        bias = torch.zeros(allowed.shape, dtype=dtype, device=dev).masked_fill_(~allowed, torch.finfo(dtype).min)
+        h = model.get_decoder()(input_ids=ids, attention_mask=bias, position_ids=pos, past_key_values=c, use_cache=True).last_hidden_state
+        real = torch.tensor([[i < len(tokens[r]) for i in range(L)] for r in rows], device=dev)
+        z = model.get_output_embeddings()(h[real]).float()  # the trees' nodes only
+        zs.append(torch.tanh(z / cap) * cap if cap else z)
+    z = torch.cat(zs)
+    start = dict(zip(order, np.cumsum([0] + [len(tokens[r]) for r in order])))  # where each prompt's nodes begin in `z`
+    lse = z.logsumexp(-1)
+    node = torch.tensor([start[up[i]] + n for i, path in enumerate(paths) for n in path], dtype=torch.long, device=dev)
+    tgt = torch.tensor([t for c in completion_ids for t in c[1:]], device=dev)
+    rest = (z[node, tgt] - lse[node]).split([len(p) for p in paths])
+    return [torch.cat([lp0[i:i + 1], t]) for i, t in enumerate(rest)]
+
+def completion_logprobs(model, tokenizer, prompts, completions, batch_size:int=256, reduce:str='mean', min_prefix:int=8) -> np.ndarray:
     """Mean (or, with `reduce='sum'`, total) log-probability of each completion (plus end of sequence) after its prompt.
     Only answer tokens are scored (a token's logit minus the logsumexp at its position); each distinct prompt is computed
-    once, sharing prefixes with the others of its batch (`generate.prefill`), and a repeated (prompt, completion) once."""
+    once, sharing prefixes with the others of its batch (`generate.prefill`), a prompt's answers run as one token tree
+    (`_tree_logprobs`: answers that begin alike share those tokens), and a repeated (prompt, completion) once.
+    `batch_size` counts (prompt, completion) pairs; a prompt's pairs stay in one batch unless they alone exceed it."""
     import torch
     if reduce not in ('mean', 'sum'): raise ValueError(f"reduce={reduce!r}: expected 'mean' or 'sum'")
     if not len(prompts): return np.zeros(0)
@@ -216,7 +288,9 @@ def completion_logprobs(model, tokenizer, prompts, completions, batch_size:int=6
     val = {}
     with torch.no_grad():
         for part in batches:
-            for j, v in zip(part, _answer_logprobs(model, [ptok[p] for p, _ in part], [ctok[c] for _, c in part], min_prefix)):
+            pi, ci = [ptok[p] for p, _ in part], [ctok[c] for _, c in part]
+            lps = _tree_logprobs(model, pi, ci, min_prefix)
+            for j, v in zip(part, _answer_logprobs(model, pi, ci, min_prefix) if lps is None else lps):
                 val[j] = float(v.mean() if reduce == 'mean' else v.sum())
     return np.array([val[j] for j in zip(prompts, completions)])
 
@@ -295,7 +369,15 @@ def reference_rewards(items) -> list:
     "The ladder's reference rungs alone: 6 exact, 5 containment, 0 for every other answer (no judge is asked)."
     return [dict(reward=float(l), level=l, probs=None) for l in (ladder_level(it['answer'], it['refs']) or 0 for it in items)]
 
-def likelihood_rewards(model, tokenizer, items, batch_size:int=64) -> list:
+def merged_lora(model):
+    """A copy of a LoRA model with its adapters merged into its weights, where it runs on the CPU (there the adapters'
+    extra small matrix products cost about an eighth of a forward pass); the model itself otherwise. The model being
+    trained is left as it is: merging in place and back would round its weights."""
+    if not hasattr(model, 'merge_and_unload') or model.device.type != 'cpu': return model
+    import copy
+    return copy.deepcopy(model).merge_and_unload()
+
+def likelihood_rewards(model, tokenizer, items, batch_size:int=256) -> list:
     "Mean length-normalised log-likelihood of each answer under its item's `other_prompts`."
     flat = [(i, p) for i, it in enumerate(items) for p in it['other_prompts']]
     lp = completion_logprobs(model, tokenizer, [p for _, p in flat], [' ' + items[i]['answer'] for i, _ in flat], batch_size)
@@ -313,12 +395,13 @@ def self_rewards(model, tokenizer, items, kind:str='ladder', cache:str|None=None
     keys = [_reward_key(fp, kind, it) for it in items]
     with JsonlCache(cache) as store:
         todo = [i for i, k in enumerate(keys) if k not in store]
+        scorer = merged_lora(model) if kind == 'likelihood' and todo else model
         for b in tqdm(range(0, len(todo), chunk), desc=f'self-reward ({kind})', disable=not progress or not todo):
             idx = todo[b:b + chunk]
             part = [items[i] for i in idx]
             scores = (ladder_rewards(model, tokenizer, part, prompts, batch_size) if kind == 'ladder'
                       else reference_rewards(part) if kind == 'reference' else majority_rewards(part, judge) if kind == 'majority'
-                      else likelihood_rewards(model, tokenizer, part, batch_size))
+                      else likelihood_rewards(scorer, tokenizer, part, 4 * batch_size))  # pairs, run as a tree per prompt: about as many rows
             store.add([dict(key=keys[i], kind=kind, **{k: v for k, v in items[i].items() if k not in ('other_prompts', 'instance_answers')}, **s)
                        for i, s in zip(idx, scores)])
         return [store[k] for k in keys]

@@ -116,19 +116,51 @@ def sft(): return load_model(cached_sft())
 
 MAJ_TASKS = ('is_increasing', 'count_vowels', 'word_length', 'is_palindrome')  # tasks where the tiny model's answers often agree
 
-def test_completion_logprobs_equal_whole_rows(sft):
-    "Answer tokens only, prompts prefilled once: the values of whole prompt + answer rows scored one by one."
+def test_completion_logprobs_equal_whole_rows(sft, monkeypatch):
+    "Answer tokens only, prompts prefilled once, a prompt's answers as one tree (and one row each where a tree cannot be used): the values of whole prompt + answer rows scored one by one."
+    import ca_nb.reward as R
     from ca_nb.models import render_prompt
-    from ca_nb.reward import completion_logprobs, _completion_logprobs_full
     model, tok, _ = sft
     ts = mini_suite(n_train=3, n_dev=1, n_test=1)[:5]
     ps = [render_prompt(text, i.input, tok) for t in ts for i in t.instances_for('train') for _, text in t.variants('train')[:3]]
-    cs = [' ' + a for a in ('1 2 3', '', 'yes', 'the answer is 7', 'x' * 30)]
+    cs = [' ' + a for a in ('1 2 3', '', 'yes', 'yes, 5', 'the answer is 7', 'the answer is 8', 'x' * 30)]  # answers that begin alike share tree nodes
     ps, cs = [p for p in ps for _ in cs], cs * len(ps)
+    full = {red: R._completion_logprobs_full(model, tok, ps, cs, reduce=red) for red in ('mean', 'sum')}
+    trees = []
+    real_tree = R._tree_logprobs
+    monkeypatch.setattr(R, '_tree_logprobs', lambda *a: trees.append(1) or real_tree(*a))
     for red in ('mean', 'sum'):
-        fast, full = completion_logprobs(model, tok, ps, cs, batch_size=32, reduce=red), _completion_logprobs_full(model, tok, ps, cs, reduce=red)
-        assert fast.shape == (len(ps),) and np.abs(fast - full).max() < 1e-4
-    assert completion_logprobs(model, tok, [], []).shape == (0,)
+        fast = R.completion_logprobs(model, tok, ps, cs, batch_size=32, reduce=red)
+        assert fast.shape == (len(ps),) and np.abs(fast - full[red]).max() < 1e-4
+    assert trees  # the tree path ran
+    monkeypatch.setattr(R, '_tree_logprobs', lambda *a: None)  # as where a sliding window is shorter than prompt + tree
+    assert np.abs(R.completion_logprobs(model, tok, ps, cs, batch_size=32) - full['mean']).max() < 1e-4
+    assert R.completion_logprobs(model, tok, [], []).shape == (0,)
+
+def test_likelihood_scores_a_merged_copy_of_a_lora_model(sft, tmp_path):
+    "On the CPU a LoRA model's likelihood rewards come from a merged copy: the values of the adapters run as they are, the model untouched."
+    import copy
+    from peft import LoraConfig, get_peft_model
+    from ca_nb.models import render_prompt
+    from ca_nb.reward import merged_lora, likelihood_rewards
+    model, tok, _ = sft
+    lora = get_peft_model(copy.deepcopy(model), LoraConfig(r=4, target_modules=['q_proj', 'v_proj', 'down_proj'], lora_dropout=0.0))
+    torch.manual_seed(0)
+    for n, w in lora.named_parameters():
+        if 'lora_B' in n: w.data.normal_(0, 0.05)  # adapters that change the answers' likelihoods
+    before = {n: w.detach().clone() for n, w in lora.named_parameters()}
+    t = mini_suite(n_train=2, n_dev=1, n_test=1)[0]
+    inst = t.instances_for('train')[0]
+    prompts = [render_prompt(text, inst.input, tok) for _, text in t.variants('train')[:3]]
+    items = [dict(task=t.id, instance=inst.id, instruction='x', input=inst.input, answer=a, refs=None, other_prompts=prompts)
+             for a in ('yes', 'the answer is 7', '3')]
+    merged = merged_lora(lora)
+    assert merged is not lora and not hasattr(merged, 'peft_config')
+    as_is = [r['reward'] for r in likelihood_rewards(lora, tok, items)]
+    assert np.allclose([r['reward'] for r in likelihood_rewards(merged, tok, items)], as_is, atol=1e-4)
+    assert not np.allclose(as_is, [r['reward'] for r in likelihood_rewards(model, tok, items)], atol=1e-3)  # the adapters matter
+    assert all(torch.equal(w, before[n]) for n, w in lora.named_parameters())  # the trained model is left as it was
+    assert merged_lora(model) is model  # nothing to merge
 
 def _own_inputs(path, tasks):
     with open(path, 'w') as f:
