@@ -163,18 +163,35 @@ def length_buckets(lengths, k:int=4) -> list:
         out.append((cut[b][j], j)); j, b = cut[b][j], b - 1
     return out[::-1]
 
+def _prompt_rows(prompt_ids) -> tuple:
+    "The distinct prompts among `prompt_ids` (token tuples, in order) and, per row, the index of its prompt."
+    where = {p: i for i, p in enumerate(dict.fromkeys(map(tuple, prompt_ids)))}
+    return list(where), [where[tuple(p)] for p in prompt_ids]
+
+def _prefill_first(model, prompts, up, completion_ids, min_prefix:int=8) -> tuple:
+    """Prefill the distinct `prompts` once (`generate.prefill`); returns `(cache, mask, last, lp0)`: the prompts' cache,
+    its attention mask and last positions, and each row's log-probability of its answer's first token."""
+    import torch
+    logits, cache, mask, last = prefill(model, [list(p) for p in prompts], min_prefix)
+    lg = logits[torch.tensor(up, device=model.device)].float()
+    first = torch.tensor([c[0] for c in completion_ids], device=model.device)
+    return cache, mask, last, lg.gather(-1, first[:, None])[:, 0] - lg.logsumexp(-1)
+
+def _run_cache(cache, k:int, n_runs:int, sel):
+    "The prompts' cache for run `k` of `n_runs`, one row per index in `sel`: a copy, except that the last run uses it up."
+    import copy
+    c = cache if k == n_runs - 1 else copy.deepcopy(cache)
+    c.batch_select_indices(sel)
+    return c
+
 def _answer_logprobs(model, prompt_ids, completion_ids, min_prefix:int=8) -> list:
     """Per-token log-probabilities (a tensor per row) of each token list in `completion_ids` after its prompt in `prompt_ids`
     (sorted by prompt): each distinct prompt is prefilled once (`generate.prefill`) and its answers continue from its cache,
     in runs of similar length (`length_buckets`), so short answers are not padded to the longest."""
-    import copy, torch
+    import torch
     dev = model.device
-    where = {p: i for i, p in enumerate(dict.fromkeys(map(tuple, prompt_ids)))}
-    up = [where[tuple(p)] for p in prompt_ids]  # each row's prompt
-    logits, cache, mask, last = prefill(model, [list(p) for p in where], min_prefix)
-    lg = logits[torch.tensor(up, device=dev)].float()
-    first = torch.tensor([c[0] for c in completion_ids], device=dev)
-    lp0 = lg.gather(-1, first[:, None])[:, 0] - lg.logsumexp(-1)  # the first answer token, from the prompt's last position
+    prompts, up = _prompt_rows(prompt_ids)
+    cache, mask, last, lp0 = _prefill_first(model, prompts, up, completion_ids, min_prefix)
     rest = [list(c[:-1]) for c in completion_ids]  # the answer's tokens (but its last) predict the ones after them
     order = sorted(range(len(rest)), key=lambda i: len(rest[i]))
     runs = [order[s:e] for s, e in length_buckets([len(rest[i]) for i in order])]
@@ -185,8 +202,7 @@ def _answer_logprobs(model, prompt_ids, completion_ids, min_prefix:int=8) -> lis
             for i in rows: out[i] = lp0[i:i + 1]
             continue
         sel = torch.tensor([up[i] for i in rows], device=dev)
-        c = cache if k == len(runs) - 1 else copy.deepcopy(cache)  # the last run may use up the prompts' cache
-        c.batch_select_indices(sel)
+        c = _run_cache(cache, k, len(runs), sel)
         ids = torch.tensor([rest[i] + [0] * (L - len(rest[i])) for i in rows], device=dev)  # padded on the right, masked out
         own = torch.tensor([[1] * len(rest[i]) + [0] * (L - len(rest[i])) for i in rows], device=dev)
         pos = last[sel][:, None] + 1 + torch.arange(L, device=dev)
@@ -222,20 +238,15 @@ def _tree_logprobs(model, prompt_ids, completion_ids, min_prefix:int=8) -> list|
     the prompt and its own ancestors (a 4-D attention mask), at the positions they have in their answers. Only the tree
     positions go through the output layer. None where the rows would not fit a sliding attention window (the caller
     falls back to `_answer_logprobs`)."""
-    import copy, torch
+    import torch
     dev = model.device
-    where = {p: i for i, p in enumerate(dict.fromkeys(map(tuple, prompt_ids)))}
-    up = [where[tuple(p)] for p in prompt_ids]
+    prompts, up = _prompt_rows(prompt_ids)
     tokens, parents, depths, paths = answer_trees(up, completion_ids)
-    R, L = len(where), max(map(len, tokens))
     window = getattr(model.config, 'sliding_window', None)
-    if window and max(map(len, where)) + L > window: return None
-    logits, cache, mask, last = prefill(model, [list(p) for p in where], min_prefix)
-    lg = logits[torch.tensor(up, device=dev)].float()
-    first = torch.tensor([c[0] for c in completion_ids], device=dev)
-    lp0 = lg.gather(-1, first[:, None])[:, 0] - lg.logsumexp(-1)  # the first answer token, from the prompt's last position
-    if not L: return [lp0[i:i + 1] for i in range(len(completion_ids))]
-    order = sorted(range(R), key=lambda r: len(tokens[r]))
+    if window and max(map(len, prompts)) + max(map(len, tokens)) > window: return None
+    cache, mask, last, lp0 = _prefill_first(model, prompts, up, completion_ids, min_prefix)
+    if not any(tokens): return [lp0[i:i + 1] for i in range(len(completion_ids))]
+    order = sorted(range(len(prompts)), key=lambda r: len(tokens[r]))
     runs = [order[s:e] for s, e in length_buckets([len(tokens[r]) for r in order])]  # prompts with trees of similar size
     dtype, cap = next(model.parameters()).dtype, getattr(model.config, 'final_logit_softcapping', None)
     zs = []
@@ -248,8 +259,7 @@ def _tree_logprobs(model, prompt_ids, completion_ids, min_prefix:int=8) -> list|
             for i, p in enumerate(parents[r]):
                 if p >= 0: see[n, i] |= see[n, p]
         sel = torch.tensor(rows, device=dev)
-        c = cache if k == len(runs) - 1 else copy.deepcopy(cache)  # the last run may use up the prompts' cache
-        c.batch_select_indices(sel)
+        c = _run_cache(cache, k, len(runs), sel)
         ids = torch.tensor([tokens[r] + [0] * (L - len(tokens[r])) for r in rows], device=dev)
         pos = last[sel][:, None] + 1 + torch.tensor([depths[r] + [0] * (L - len(depths[r])) for r in rows], device=dev)
         m = mask[sel]
